@@ -1,0 +1,1 @@
+"""The `loop` dialect (being written)."""

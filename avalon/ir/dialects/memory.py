@@ -1,0 +1,1 @@
+"""The `memory` dialect (being written)."""
