@@ -164,6 +164,9 @@ class Operation:
     #: Filled per class by the op-definition API; the generic op has no traits.
     traits: ClassVar[tuple[Any, ...]] = ()
     _trait_types: ClassVar[frozenset[type]] = frozenset()
+    #: Dialect whose op names may be written without prefix inside this op's regions
+    #: (``return`` for ``func.return`` inside ``func.func``), as in MLIR.
+    default_dialect: ClassVar[str | None] = None
 
     __slots__ = (
         "__dict__",

@@ -348,6 +348,9 @@ class Dialect:
     name: str
     description: str = ""
     ops: dict[str, type[Op]] = field(default_factory=dict)
+    #: ``fn(builder, attr, type, location) -> Operation | None``: makes a constant op holding
+    #: ``attr`` (used when folding produces an attribute). None: the dialect has no constants.
+    materialize_constant: Callable[..., Operation | None] | None = None
 
 
 DIALECTS: dict[str, Dialect] = {}
