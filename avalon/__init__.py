@@ -1,0 +1,24 @@
+"""Avalon: a deep-learning library whose engine is an MLIR-style multi-level IR compiler.
+
+Models are plain Python classes; transformations are functions: ``trace`` records a function
+as tensor IR, ``jit`` compiles it per argument signature, ``grad``/``value_and_grad``
+differentiate it as an IR transformation.
+"""
+
+from avalon.frontend import (
+    Tracer,
+    TracingError,
+    grad,
+    jit,
+    stop_gradient,
+    trace,
+    tree_map,
+    value_and_grad,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tracer", "TracingError", "__version__", "grad", "jit", "stop_gradient", "trace",
+    "tree_map", "value_and_grad",
+]

@@ -92,15 +92,33 @@ def round_to_type(value: float, type_: Type) -> float:
     if type_ == f64:
         return float(value)
     if type_ == bf16:
-        f32_val = np.float32(value)
+        with np.errstate(over="ignore"):
+            f32_val = np.float32(value)
+        if math.isfinite(value) and float(f32_val) != value:
+            # Round to odd on the way to f32, so that rounding to bf16 below is a single
+            # correct rounding of the double (plain f64 -> f32 -> bf16 can round twice).
+            if abs(float(f32_val)) > abs(value):
+                f32_val = np.nextafter(f32_val, np.float32(0))
+            f32_val = np.uint32(int(f32_val.view(np.uint32)) | 1).view(np.float32)
         bits = int(f32_val.view(np.uint32))
         if math.isfinite(f32_val):
             bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000  # round to nearest even
         else:
             bits &= 0xFFFF0000
         return float(np.uint32(bits).view(np.float32))
+    fmt = _STRUCT_FLOAT.get(type_)
+    if fmt is not None:
+        # struct rounds to nearest even like numpy and is ~50x cheaper than np.errstate;
+        # values beyond the type's range (OverflowError) take the numpy path below.
+        try:
+            return struct.unpack(fmt, struct.pack(fmt, value))[0]
+        except OverflowError:
+            pass
     with np.errstate(over="ignore"):
         return float(np.array(value, dtype=to_numpy_dtype(type_)))
+
+
+_STRUCT_FLOAT = {FloatType("f32"): "<f", FloatType("f16"): "<e"}
 
 
 def wrap_int(value: int, type_: Type) -> int:
@@ -377,6 +395,21 @@ class OpaqueAttr(Attribute):
         return f"#{self.dialect}.{self.data}"
 
 
+@dataclass(frozen=True, slots=True, repr=False)
+class DenseResourceAttr(Attribute):
+    """A handle to constant data kept outside the IR text: ``dense_resource<name> : type``.
+
+    The printer writes ``dense_resource<__elided__>`` in place of large constants when asked to
+    elide them (as MLIR does); parsing such text gives this attribute, which holds no data.
+    """
+
+    handle: str
+    type: Type
+
+    def __str__(self) -> str:
+        return f"dense_resource<{attr_key_text(self.handle)}> : {self.type}"
+
+
 class DenseElementsAttr(Attribute):
     """Constant n-d data of a tensor or vector type, backed by a read-only numpy array."""
 
@@ -397,7 +430,7 @@ class DenseElementsAttr(Attribute):
             raise ValueError(f"dense data of shape {arr.shape} does not match type {type_}")
         if type_.element_type == bf16:
             arr = np.vectorize(lambda v: round_to_type(v, bf16), otypes=[np.float32])(arr)
-        arr = np.ascontiguousarray(arr)
+        arr = np.array(arr, order="C")  # a copy we own (ascontiguousarray would make 0-d 1-d)
         arr.flags.writeable = False
         self.array = arr
         self.type = type_

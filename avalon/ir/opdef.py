@@ -289,52 +289,52 @@ class SuccessorDef(FieldDef):
         return op.successors[idx]
 
 
-def Operand(constraint: TypeConstraint = AnyType, doc: str = "") -> Any:  # noqa: N802
+def Operand(constraint: TypeConstraint = AnyType, doc: str = "") -> Any:
     return OperandDef(SINGLE, doc, constraint)
 
 
-def VarOperand(constraint: TypeConstraint = AnyType, doc: str = "") -> Any:  # noqa: N802
+def VarOperand(constraint: TypeConstraint = AnyType, doc: str = "") -> Any:
     return OperandDef(VARIADIC, doc, constraint)
 
 
-def OptOperand(constraint: TypeConstraint = AnyType, doc: str = "") -> Any:  # noqa: N802
+def OptOperand(constraint: TypeConstraint = AnyType, doc: str = "") -> Any:
     return OperandDef(OPTIONAL, doc, constraint)
 
 
-def Result(constraint: TypeConstraint = AnyType, doc: str = "") -> Any:  # noqa: N802
+def Result(constraint: TypeConstraint = AnyType, doc: str = "") -> Any:
     return ResultDef(SINGLE, doc, constraint)
 
 
-def VarResult(constraint: TypeConstraint = AnyType, doc: str = "") -> Any:  # noqa: N802
+def VarResult(constraint: TypeConstraint = AnyType, doc: str = "") -> Any:
     return ResultDef(VARIADIC, doc, constraint)
 
 
-def OptResult(constraint: TypeConstraint = AnyType, doc: str = "") -> Any:  # noqa: N802
+def OptResult(constraint: TypeConstraint = AnyType, doc: str = "") -> Any:
     return ResultDef(OPTIONAL, doc, constraint)
 
 
-def Attr(constraint: AttrConstraint = AnyAttr, doc: str = "") -> Any:  # noqa: N802
+def Attr(constraint: AttrConstraint = AnyAttr, doc: str = "") -> Any:
     return AttrDef(SINGLE, doc, constraint, None)
 
 
-def OptAttr(constraint: AttrConstraint = AnyAttr, default: Attribute | None = None,  # noqa: N802
+def OptAttr(constraint: AttrConstraint = AnyAttr, default: Attribute | None = None,
             doc: str = "") -> Any:
     return AttrDef(OPTIONAL, doc, constraint, default)
 
 
-def SingleRegion(doc: str = "") -> Any:  # noqa: N802
+def SingleRegion(doc: str = "") -> Any:
     return RegionDef(SINGLE, doc)
 
 
-def VarRegion(doc: str = "") -> Any:  # noqa: N802
+def VarRegion(doc: str = "") -> Any:
     return RegionDef(VARIADIC, doc)
 
 
-def Successor(doc: str = "") -> Any:  # noqa: N802
+def Successor(doc: str = "") -> Any:
     return SuccessorDef(SINGLE, doc)
 
 
-def VarSuccessor(doc: str = "") -> Any:  # noqa: N802
+def VarSuccessor(doc: str = "") -> Any:
     return SuccessorDef(VARIADIC, doc)
 
 
@@ -386,24 +386,26 @@ class Op(Operation):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        defs: dict[type, list] = {OperandDef: [], ResultDef: [], AttrDef: [], RegionDef: [],
-                                  SuccessorDef: []}
-        # Inherit fields of an abstract base op, then add this class's own.
+        # Fields by name, in declaration order: inherited ones first; a field this class
+        # re-declares replaces the inherited one in place.
+        defs: dict[type, dict[str, FieldDef]] = {
+            OperandDef: {}, ResultDef: {}, AttrDef: {}, RegionDef: {}, SuccessorDef: {}}
         for base in reversed(cls.__mro__[1:]):
             if issubclass(base, Op) and base is not Op:
-                for kind, lst in defs.items():
+                for kind, named in defs.items():
                     for f in base._fields_of(kind):
-                        if f not in lst:
-                            lst.append(f)
+                        named[f.name] = f
         for attr_name, value in list(vars(cls).items()):
             if isinstance(value, FieldDef):
                 value.name = attr_name
-                defs[type(value)].append(value)
-        cls._operand_defs = defs[OperandDef]
-        cls._result_defs = defs[ResultDef]
-        cls._attr_defs = defs[AttrDef]
-        cls._region_defs = defs[RegionDef]
-        cls._successor_defs = defs[SuccessorDef]
+                for named in defs.values():
+                    named.pop(attr_name, None)
+                defs[type(value)][attr_name] = value
+        cls._operand_defs = list(defs[OperandDef].values())
+        cls._result_defs = list(defs[ResultDef].values())
+        cls._attr_defs = list(defs[AttrDef].values())
+        cls._region_defs = list(defs[RegionDef].values())
+        cls._successor_defs = list(defs[SuccessorDef].values())
         cls.traits = tuple(t() if isinstance(t, type) else t for t in cls.traits)
         cls._trait_types = trait_types(cls.traits)
         cls._compiled_format = None

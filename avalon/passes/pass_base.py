@@ -19,6 +19,7 @@ failure with ``raise self.fail("why", op)`` (a located diagnostic) and the pass 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -45,6 +46,8 @@ class Option:
     def format(self, value: Any) -> str:
         if self.type is bool:
             return "true" if value else "false"
+        if self.type is str:
+            return quote_if_needed(str(value))
         return str(value)
 
 
@@ -54,14 +57,51 @@ class ListOption(Option):
 
     def parse(self, text: str) -> Any:
         text = text.strip()
-        if text.startswith("[") and text.endswith("]"):
+        if (text.startswith("[") and text.endswith("]")) or (
+                text.startswith("{") and text.endswith("}")):
             text = text[1:-1]
-        if not text:
+        if not text.strip():
             return []
-        return [parse_scalar(self.type, t.strip(), self.name) for t in text.split(",")]
+        return [parse_scalar(self.type, t.strip(), self.name) for t in split_list(text)]
 
     def format(self, value: Any) -> str:
+        if not value:
+            return "{}"
         return ",".join(Option.format(self, v) for v in value)
+
+
+_NEEDS_QUOTES = frozenset(' \t\n{}[](),="\'')
+
+
+def quote_if_needed(text: str) -> str:
+    """Quote a string option value that pipeline text could not hold bare."""
+    if text and not any(c in _NEEDS_QUOTES for c in text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def split_list(text: str) -> list[str]:
+    """Split at top-level commas, keeping quoted strings and braces intact."""
+    parts, depth, quote, start, i = [], 0, "", 0, 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    parts.append(text[start:])
+    return parts
 
 
 def parse_scalar(t: type, text: str, name: str) -> Any:
@@ -79,10 +119,13 @@ def parse_scalar(t: type, text: str, name: str) -> Any:
         if t is float:
             return float(text)
         if t is str:
-            return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+            if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+                return re.sub(r"\\(.)", r"\1", text[1:-1])
+            return text
     except ValueError:
         pass
-    raise ValueError(f"option '{name}' expects a {t.__name__}, got '{text}'")
+    kind = {bool: "a bool", int: "an int", float: "a float", str: "a string"}.get(t, t.__name__)
+    raise ValueError(f"option '{name}' expects {kind}, got '{text}'")
 
 
 class Statistic:
@@ -131,7 +174,7 @@ class Pass:
 
     def __getattribute__(self, item: str) -> Any:
         # Option fields read as their current value: ``self.threshold``.
-        cls_attr = type(self).__dict__.get(item) if not item.startswith("_") else None
+        cls_attr = getattr(type(self), item, None) if not item.startswith("_") else None
         if isinstance(cls_attr, Option):
             return object.__getattribute__(self, "options")[cls_attr.name]
         return object.__getattribute__(self, item)
