@@ -118,7 +118,9 @@ class _GradPlan:
         for n, slots in zip(self.nums, self.per_arg, strict=True):
             leaf_grads = [None if s is None else grads[s] for s in slots]
             _, td = flatten(args[n])
-            per.append(unflatten(td, leaf_grads, args[n]))
+            # A static argument (a Python number) has no gradient; static attributes inside a
+            # structure are kept so the gradient has the argument's shape.
+            per.append(None if td.num_leaves == 0 else unflatten(td, leaf_grads, args[n]))
         if self.n_aux:
             aux_td = self.out_structure.children[1]
             aux = unflatten(aux_td, aux_leaves)
@@ -154,7 +156,7 @@ def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0,
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args))
         nested = has_tracers(args, kwargs)
-        key = (signature_key(args, kwargs), nums)
+        key = None if nested else (signature_key(args, kwargs), nums)
         plan = None if nested else cache.get(key)
         if plan is None:
             plan = _GradPlan(fn, args, kwargs, nums, has_aux)
