@@ -5,6 +5,9 @@ as tensor IR, ``jit`` compiles it per argument signature, ``grad``/``value_and_g
 differentiate it as an IR transformation.
 """
 
+from avalon import optim
+from avalon.checkpoint import load, save
+from avalon.devices import best_available_device, cpu, gpu, to_device
 from avalon.frontend import (
     Tracer,
     TracingError,
@@ -15,10 +18,12 @@ from avalon.frontend import (
     tree_map,
     value_and_grad,
 )
+from avalon.nn.train import fit
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tracer", "TracingError", "__version__", "grad", "jit", "stop_gradient", "trace",
-    "tree_map", "value_and_grad",
+    "Tracer", "TracingError", "__version__", "best_available_device", "cpu", "fit", "gpu",
+    "grad", "jit", "load", "optim", "save", "stop_gradient", "to_device", "trace", "tree_map",
+    "value_and_grad",
 ]

@@ -114,7 +114,9 @@ class AffineBinaryExpr(AffineExpr):
             ):
                 text = f"{self.lhs.render(prec)} - {rhs.lhs.render(prec + 1)}"
             else:
-                text = f"{self.lhs.render(prec)} + {self.rhs.render(prec)}"
+                # The right operand of + is parenthesised when it is itself a sum, so the
+                # text reads back (left-associatively) as the same tree.
+                text = f"{self.lhs.render(prec)} + {self.rhs.render(prec + 1)}"
         else:
             op = " * " if self.kind == "*" else f" {self.kind} "
             text = f"{self.lhs.render(prec)}{op}{self.rhs.render(prec + 1)}"

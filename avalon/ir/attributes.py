@@ -185,7 +185,8 @@ class FloatAttr(Attribute):
 
     def render(self, elide_type: bool = False) -> str:
         text = format_float(self.value, self.type)
-        if elide_type and self.type == f64:
+        # Non-finite values print as hex bits, which would read back as an integer untyped.
+        if elide_type and self.type == f64 and math.isfinite(self.value):
             return text
         return f"{text} : {self.type}"
 

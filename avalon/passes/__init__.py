@@ -7,10 +7,13 @@ inline) and ``autodiff`` so pipeline text and ``avalon-opt`` can name them.
 # Imported for their side effect: each generic pass registers itself by name.
 from avalon.passes import (  # noqa: F401
     autodiff,
+    bufferize,
     canonicalize,
     cse,
     dce,
     inline,
+    lower_to_loops,
+    pipelines,
     symbol_dce,
 )
 from avalon.passes.manager import (

@@ -191,7 +191,11 @@ def differentiate(module: Operation, func_name: str, wrt: Sequence[int], *, resu
     b.create(ReturnOp, values=[output, *grads])
     _erase_dead_ops(grad_fn)
     module.body.insert_after(grad_fn, fn)  # type: ignore[attr-defined]
-    verify(grad_fn)
+    try:
+        verify(grad_fn)
+    except DiagnosticError:
+        grad_fn.erase()  # a rule built invalid IR: leave the module as it was
+        raise
     return grad_fn
 
 

@@ -16,8 +16,11 @@ from gradcheck import away_from_zero, check_vjp, make_module, spaced, t64
 from hypothesis import given
 from hypothesis import strategies as st
 
+from avalon.backends.interpreter import run
+from avalon.ir.attributes import DenseElementsAttr
 from avalon.ir.dialects import tensor as T
 from avalon.ir.types import TensorType, f32, i1, i32, i64
+from avalon.passes.autodiff import differentiate
 
 seeds = st.integers(0, 2**32 - 1)
 shapes = st.lists(st.integers(1, 3), min_size=0, max_size=3).map(tuple)
@@ -30,6 +33,10 @@ def rng_of(seed: int) -> np.random.Generator:
 def fractional(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Values whose fractional part is in [0.2, 0.8] (away from floor/ceil jumps)."""
     return rng.integers(-3, 3, size=shape) + rng.uniform(0.2, 0.8, size=shape)
+
+
+def _dense(array, t):
+    return DenseElementsAttr(np.asarray(array), t)
 
 
 # ------------------------------------------------------------------------------- unary
@@ -116,12 +123,6 @@ def test_select(shape, seed):
     check_vjp(m, [rng.uniform(-2, 2, shape), rng.uniform(-2, 2, shape)], [0, 1], rng)
 
 
-def _dense(array, t):
-    from avalon.ir.attributes import DenseElementsAttr
-
-    return DenseElementsAttr(np.asarray(array), t)
-
-
 def test_cast_float_round_trip_passes_gradient():
     # f64 -> f32 -> f64: the cotangent is cast back at each step (exact here: the cotangent
     # values are representable in f32).
@@ -130,9 +131,6 @@ def test_cast_float_round_trip_passes_gradient():
     def body(b, a):
         narrow = b.create(T.CastOp, a[0], result_types=[f32t]).result
         return b.create(T.CastOp, narrow, result_types=[t64(4)]).result
-
-    from avalon.backends.interpreter import run
-    from avalon.passes.autodiff import differentiate
 
     m = make_module([t64(4)], body)
     differentiate(m, "f", [0], seed="argument")
@@ -358,9 +356,6 @@ def test_pool(spec, seed):
 
 
 def _grad(body, arg_types, args, wrt=(0,)):
-    from avalon.backends.interpreter import run
-    from avalon.passes.autodiff import differentiate
-
     m = make_module(arg_types, body)
     differentiate(m, "f", list(wrt))
     return run(m, "f_grad", *args)[1:]
@@ -422,9 +417,6 @@ def test_pool_max_overlapping_windows_add_up():
 
 def test_f32_gradients_keep_their_type():
     f32t = TensorType((2, 3), f32)
-    from avalon.backends.interpreter import run
-    from avalon.passes.autodiff import differentiate
-
     m = make_module([f32t], lambda b, a: b.create(
         T.ReduceOp, b.create(T.ExpOp, a[0]).result, kind="sum", dims=[0, 1]).result)
     fn = differentiate(m, "f", [0])

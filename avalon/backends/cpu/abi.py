@@ -18,6 +18,7 @@ Conventions (see ``docs/cpu-backend.md``):
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -269,7 +270,7 @@ class ValueSpec:
     written: bool = False
     bf16: bool = False
 
-    @property
+    @functools.cached_property
     def np_dtype(self) -> np.dtype:
         return np.dtype(self.dtype)
 

@@ -29,7 +29,7 @@ from avalon.backends.cpu.abi import (
 )
 from avalon.backends.cpu.builtins import ensure_runtime_symbols
 from avalon.backends.cpu.cache import CompileCache, cache_key
-from avalon.backends.cpu.codegen import generate_llvm
+from avalon.backends.cpu.codegen import CodegenError, generate_llvm
 from avalon.backends.cpu.debug import DebugDump, open_dump
 from avalon.backends.cpu.runtime import CompiledFunction
 from avalon.backends.cpu.target import (
@@ -40,6 +40,8 @@ from avalon.backends.cpu.target import (
     pipeline_text,
 )
 from avalon.ir.core import Operation
+from avalon.ir.diagnostics import Diagnostic, Severity
+from avalon.ir.verifier import verify
 
 #: LLVM's global context is not safe for concurrent use: one compilation at a time.
 _LLVM_LOCK = threading.RLock()
@@ -185,8 +187,13 @@ def _translate(module: Operation, opt_level: int, noalias: bool, *,
         tm = create_target_machine(opt_level)
         gen = generate_llvm(module, triple=host_target().triple,
                             data_layout=str(tm.target_data), noalias=noalias)
-        llmod = llvm.parse_assembly(gen.llvm_ir)
-        llmod.verify()
+        try:
+            llmod = llvm.parse_assembly(gen.llvm_ir)
+            llmod.verify()
+        except RuntimeError as exc:  # a code generator bug, reported with the module's name
+            raise CodegenError(Diagnostic(
+                Severity.ERROR, f"internal error: generated LLVM IR is invalid: {exc}",
+                module.location)) from None
         optimize(llmod, tm, opt_level)
         optimized = str(llmod)
         assembly = tm.emit_assembly(llmod) if want_assembly else None
@@ -209,6 +216,7 @@ def compile_module(module: Operation, *, opt_level: int = 3, cache: bool | Compi
     if not 0 <= opt_level <= 3:
         raise ValueError(f"opt_level must be 0..3, got {opt_level}")
     start = time.perf_counter()
+    verify(module)  # codegen relies on verified structure (types, terminators, dominance)
     host = host_target()
     text = _print_module(module)
     pipeline = pipeline_text(opt_level) + f";noalias={noalias}"

@@ -19,6 +19,7 @@ The call is made through ctypes' ``CFUNCTYPE``, which releases the GIL for its d
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -174,6 +175,37 @@ def _round_bf16(x: float) -> np.float32:
         return np.float32(r)
 
 
+_INT_CTYPES = {1: ctypes.c_int8, 2: ctypes.c_int16, 4: ctypes.c_int32, 8: ctypes.c_int64}
+
+
+def _fast_scalar(spec: ValueSpec) -> Any:
+    """A packer for the common case of a Python ``int``/``float`` scalar argument: returns a
+    ctypes cell holding the converted value, or None to take the general path."""
+    if spec.kind != "scalar" or spec.bf16:
+        return None
+    dtype = spec.np_dtype
+    if dtype.kind == "i":
+        width = dtype.itemsize * 8
+        lo, hi = -(1 << (width - 1)), (1 << width) - 1
+        ctype = _INT_CTYPES[dtype.itemsize]
+
+        def pack_int(value: Any) -> Any:
+            # ctypes keeps the low bits: in-range values wrap into the signless type.
+            if type(value) is int and lo <= value <= hi:
+                return ctype(value)
+            return None
+
+        return pack_int
+    if dtype.kind == "f" and dtype.itemsize in (4, 8):
+        ctype = ctypes.c_float if dtype.itemsize == 4 else ctypes.c_double
+
+        def pack_float(value: Any) -> Any:
+            return ctype(value) if type(value) is float else None
+
+        return pack_float
+    return None
+
+
 def _vector(value: Any, spec: ValueSpec, sig: FunctionSignature) -> np.ndarray:
     where = f"{_fn_label(sig)} {spec.label()}"
     dtype = spec.np_dtype
@@ -203,33 +235,51 @@ def _vector(value: Any, spec: ValueSpec, sig: FunctionSignature) -> np.ndarray:
 def _check_memref(value: Any, spec: ValueSpec, sig: FunctionSignature) -> int:
     """Check a buffer argument; returns the base pointer to pass (the address of the
     allocation's element 0 in the type's layout)."""
-    where = f"{_fn_label(sig)} {spec.label()}"
     dtype = spec.np_dtype
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{where}: expected {spec.type} (a numpy array of shape {spec.shape} "
-                        f"and dtype {dtype}), got {_describe(value)}")
+    if type(value) is not np.ndarray and not isinstance(value, np.ndarray):
+        raise TypeError(f"{_where(sig, spec)}: expected {spec.type} (a numpy array of shape "
+                        f"{spec.shape} and dtype {dtype}), got {_describe(value)}")
     if value.dtype != dtype:
-        raise TypeError(f"{where}: expected {spec.type} with dtype {dtype}, got dtype "
-                        f"{value.dtype} (buffers are used in place, so no conversion is made)")
+        raise TypeError(f"{_where(sig, spec)}: expected {spec.type} with dtype {dtype}, got "
+                        f"dtype {value.dtype} (buffers are used in place, so no conversion is "
+                        "made)")
     if value.shape != spec.shape:
-        raise ValueError(f"{where}: expected {spec.type} of shape {spec.shape}, got shape "
-                         f"{value.shape}")
+        raise ValueError(f"{_where(sig, spec)}: expected {spec.type} of shape {spec.shape}, "
+                         f"got shape {value.shape}")
     item = dtype.itemsize
-    if value.size:
+    interface = value.__array_interface__
+    strides = interface["strides"]
+    if strides is not None and value.size:  # None: C-contiguous
         want = tuple(s * item for s in spec.strides)
-        bad = any(n > 1 and w != g for n, w, g in zip(spec.shape, want, value.strides))
-        if bad:
+        if any(n > 1 and w != g for n, w, g in zip(spec.shape, want, strides)):
             layout = ("C-contiguous" if spec.strides == contiguous_strides(spec.shape)
                       and spec.offset == 0 else "strided")
             hint = " (np.ascontiguousarray makes one)" if layout == "C-contiguous" else ""
-            raise ValueError(f"{where}: expected a {layout} array with byte strides {want} "
-                             f"for {spec.type}, got byte strides {value.strides}{hint}")
+            raise ValueError(f"{_where(sig, spec)}: expected a {layout} array with byte "
+                             f"strides {want} for {spec.type}, got byte strides "
+                             f"{value.strides}{hint}")
+    elif value.size and not _c_layout_matches(spec):
+        raise ValueError(f"{_where(sig, spec)}: expected a strided array with byte strides "
+                         f"{tuple(s * item for s in spec.strides)} for {spec.type}, got a "
+                         "C-contiguous array")
     if not value.flags.aligned:
-        raise ValueError(f"{where}: expected an array aligned to its {item}-byte elements")
-    if spec.written and not value.flags.writeable:
-        raise ValueError(f"{where}: got a read-only array, but the function writes this "
-                         "argument")
-    return value.__array_interface__["data"][0] - spec.offset * item
+        raise ValueError(f"{_where(sig, spec)}: expected an array aligned to its {item}-byte "
+                         "elements")
+    if spec.written and interface["data"][1]:
+        raise ValueError(f"{_where(sig, spec)}: got a read-only array, but the function "
+                         "writes this argument")
+    return interface["data"][0] - spec.offset * item
+
+
+@functools.cache
+def _c_layout_matches(spec: ValueSpec) -> bool:
+    """Whether a C-contiguous array of ``spec``'s shape has ``spec``'s strides."""
+    return all(n <= 1 or s == c for n, s, c in zip(spec.shape, spec.strides,
+                                                    contiguous_strides(spec.shape)))
+
+
+def _where(sig: FunctionSignature, spec: ValueSpec) -> str:
+    return f"{_fn_label(sig)} {spec.label()}"
 
 
 def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
@@ -261,7 +311,12 @@ class CompiledFunction:
         self._sites = tuple(error_sites)
         self._noalias = noalias
         self._entry = _PACKED(address)
-        self._nslots = len(signature.args) + len(signature.results) + 1
+        self._n_all = len(signature.args)
+        self._n_in = len(signature.inputs)
+        self._nslots = self._n_all + len(signature.results) + 1
+        self._slots_type = ctypes.c_void_p * self._nslots
+        self._fast = tuple(_fast_scalar(spec) for spec in signature.args)
+        self._any_written = any(a.written for a in signature.args)
         self.__doc__ = f"Compiled '@{signature.name}': {self._signature_text()}"
 
     def _signature_text(self) -> str:
@@ -272,14 +327,14 @@ class CompiledFunction:
     def __repr__(self) -> str:
         return f"<CompiledFunction @{self.name} {self._signature_text()}>"
 
-    def _bind(self, args: tuple[Any, ...]) -> tuple[list[Any], list[np.ndarray]]:
+    def _bind(self, args: tuple[Any, ...]) -> tuple[Any, ...] | list[Any]:
+        """All arguments, with omitted output buffers allocated."""
         sig = self.signature
-        n_all, n_in = len(sig.args), len(sig.inputs)
+        n_all, n_in = self._n_all, self._n_in
         if len(args) == n_all:
-            return list(args), []
+            return args
         if len(args) == n_in and n_in != n_all:
             full: list[Any] = []
-            allocated: list[np.ndarray] = []
             it = iter(args)
             for spec in sig.args:
                 if not spec.is_output:
@@ -288,10 +343,8 @@ class CompiledFunction:
                 if spec.offset != 0 or spec.strides != contiguous_strides(spec.shape):
                     raise TypeError(f"{_fn_label(sig)} {spec.label('output')} has layout "
                                     f"{spec.type}; pass that buffer explicitly")
-                out = np.empty(spec.shape, dtype=spec.np_dtype)
-                full.append(out)
-                allocated.append(out)
-            return full, allocated
+                full.append(np.empty(spec.shape, dtype=spec.np_dtype))
+            return full
         expected = f"{n_all} arguments ({self._signature_text()})"
         if n_in != n_all:
             expected += f", or {n_in} without its output buffers"
@@ -299,49 +352,56 @@ class CompiledFunction:
 
     def __call__(self, *args: Any) -> Any:
         sig = self.signature
-        values, _ = self._bind(args)
-        slots = (ctypes.c_void_p * self._nslots)()
+        values = self._bind(args)
+        slots = self._slots_type()
         keep: list[Any] = []
         bases: dict[int, np.ndarray] = {}
         memrefs: list[tuple[ValueSpec, np.ndarray]] = []
-        for i, (spec, value) in enumerate(zip(sig.args, values)):
-            if spec.kind == "memref":
+        addressof = ctypes.addressof
+        for i, spec in enumerate(sig.args):
+            value = values[i]
+            kind = spec.kind
+            if kind == "memref":
                 base = _check_memref(value, spec, sig)
-                cell = ctypes.c_void_p(base)
+                cell: Any = ctypes.c_void_p(base)
+                slots[i] = addressof(cell)
                 keep.append(cell)
-                slots[i] = ctypes.addressof(cell)
                 bases.setdefault(base, value)
                 memrefs.append((spec, value))
-            elif spec.kind == "vector":
-                arr = _vector(value, spec, sig)
-                keep.append(arr)
-                slots[i] = arr.ctypes.data
-            else:
-                arr = _scalar(value, spec, sig)
-                keep.append(arr)
-                slots[i] = arr.ctypes.data
-        if self._noalias:
+                continue
+            fast = self._fast[i]
+            if fast is not None:
+                cell = fast(value)
+                if cell is not None:
+                    slots[i] = addressof(cell)
+                    keep.append(cell)
+                    continue
+            arr = _vector(value, spec, sig) if kind == "vector" else _scalar(value, spec, sig)
+            slots[i] = arr.__array_interface__["data"][0]
+            keep.append(arr)
+        if self._noalias and self._any_written and len(memrefs) > 1:
             self._check_overlap(memrefs)
-        n_args = len(sig.args)
+        n_args = self._n_all
         results: list[Any] = []
         for j, spec in enumerate(sig.results):
             if spec.kind == "memref":
                 cell = ctypes.c_void_p(0)
                 results.append(cell)
-                slots[n_args + j] = ctypes.addressof(cell)
+                slots[n_args + j] = addressof(cell)
             else:
                 shape = spec.shape if spec.kind == "vector" else ()
                 out = np.zeros(shape, dtype=np.float32 if spec.bf16 else spec.np_dtype)
                 results.append(out)
-                slots[n_args + j] = out.ctypes.data
+                slots[n_args + j] = out.__array_interface__["data"][0]
         err = ctypes.c_int32(0)
-        slots[self._nslots - 1] = ctypes.addressof(err)
+        slots[self._nslots - 1] = addressof(err)
         self._entry(slots)
         if err.value:
             self._discard(results, bases)
             raise_native_error(err.value, self._sites)
-        out = self._unpack(results, bases)
-        out += [values[spec.index] for spec in sig.outputs]
+        out = self._unpack(results, bases) if results else []
+        if len(values) != self._n_in:
+            out += [values[spec.index] for spec in sig.outputs]
         if not out:
             return None
         return out[0] if len(out) == 1 else tuple(out)

@@ -9,10 +9,12 @@ decoded once per op, when the executor plans its block.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 
+from avalon.backends.interpreter.arith_impl import _maximumf, _minimumf
 from avalon.backends.interpreter.executor import Kernel, specialized_impl
 from avalon.backends.interpreter.memory import MemRefValue
 from avalon.backends.interpreter.registry import ExecContext, interp_error
@@ -121,6 +123,13 @@ def _reduction(ctx: ExecContext, op: Operation) -> Kernel:
 
         def fold(v: np.ndarray) -> np.generic:
             return reduce(v)
+    elif kind in ("max", "min") and dtype.kind == "f":
+        # arith.maximumf/minimumf semantics: NaN propagates and -0.0 orders below +0.0
+        # (numpy's maximum.reduce does not order signed zeros).
+        combine = _maximumf if kind == "max" else _minimumf
+
+        def fold(v: np.ndarray) -> np.generic:
+            return functools.reduce(combine, v)
     elif kind in _SEQUENTIAL:
         accumulate = _SEQUENTIAL[kind].accumulate
 

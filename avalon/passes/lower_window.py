@@ -1,0 +1,178 @@
+"""Loop nests for the windowed ops: ``tensor.conv`` and ``tensor.pool``.
+
+Convolution accumulates in the zero-initialised output (an f32 temporary for 16-bit floats)
+with loops ``n, o, outer output spatial..., c, kernel..., output width``: the innermost loop
+runs over contiguous output (and, at unit stride, input) elements, so it vectorizes. Padding
+never materialises a padded copy: along the output width the loop bounds are narrowed to the
+positions whose input element exists, and along the other spatial dimensions a ``loop.if``
+skips kernel taps that fall into the padding.
+
+Pooling visits each window with ``loop.for`` loops carrying the running maximum (or the f64
+sum and, without ``count_include_pad``, the count of real elements), guarded by ``loop.if``
+only along padded dimensions.
+"""
+
+from __future__ import annotations
+
+import math
+
+from avalon.ir.builder import Builder
+from avalon.ir.core import Operation, Value
+from avalon.ir.types import f64
+from avalon.passes import lower_common as lc
+from avalon.passes.lower_structured import LoweringContext, narrow_into
+
+
+def _ints(op: Operation, name: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in op.attributes[name].values)  # type: ignore[union-attr]
+
+
+def _input_index(b: Builder, p: Value, k: Value, stride: int, dilation: int,
+                 pad: int) -> Value:
+    """``p * stride + k * dilation - pad``."""
+    return lc.iadd(b, lc.iadd(b, lc.imul(b, p, stride), lc.imul(b, k, dilation)), -pad)
+
+
+def lower_conv(ctx: LoweringContext, b: Builder, op: Operation, dsts: list[Value]) -> None:
+    x_t, w_t, y_t = op.operands[0].type, op.operands[1].type, op.results[0].type
+    x = ctx.buffer(b, op.operands[0])
+    w = ctx.buffer(b, op.operands[1])
+    stride, dil = _ints(op, "stride"), _ints(op, "dilation")
+    low, high = _ints(op, "padding_low"), _ints(op, "padding_high")
+    groups = int(op.attributes["groups"].value)  # type: ignore[union-attr]
+    nsp = x_t.rank - 2
+    size, kernel, out = x_t.shape[2:], w_t.shape[2:], y_t.shape[2:]
+    o_total, cg = w_t.shape[0], w_t.shape[1]
+    og = o_total // groups
+    et = y_t.element_type
+    acc_t = lc.accumulator_type(et)
+    dst = dsts[0]
+    y = dst if acc_t == et else lc.alloc(b, lc.memref_of(y_t.shape, acc_t))
+    lc.fill(b, lc.const(b, 0, acc_t), y)
+    last = nsp - 1
+
+    def widen(bb: Builder, v: Value) -> Value:
+        return lc.extend_float(bb, v, acc_t) if acc_t != et else v  # type: ignore[arg-type]
+
+    def outer(bb: Builder, ivs: list[Value]) -> None:
+        n, o, p_outer = ivs[0], ivs[1], ivs[2:]
+        g_base = None
+        if groups > 1:
+            g = lc.binary(bb, "arith.divui", o, lc.idx(bb, og))
+            g_base = lc.imul(bb, g, cg)
+
+        def channel(cb: Builder, c: Value, carried: list[Value]) -> list[Value]:
+            ci = c if g_base is None else lc.binary(cb, "arith.addi", g_base, c)
+            taps(cb, ci, c, [], [])
+            return []
+
+        def taps(tb: Builder, ci: Value, c: Value, ks: list[Value], xi: list[Value]) -> None:
+            j = len(ks)
+            if j == last:
+                lc.for_loop(tb, 0, kernel[j], [],
+                            lambda lb_, k, _: width(lb_, ci, c, [*ks, k], xi) or [])
+                return
+
+            def step(sb: Builder, k: Value, carried: list[Value]) -> list[Value]:
+                i = _input_index(sb, p_outer[j], k, stride[j], dil[j], low[j])
+                if low[j] or high[j]:
+                    cond = lc.all_true(sb, lc.in_bounds(sb, i, size[j]))
+                    lc.if_then(sb, cond,  # type: ignore[arg-type]
+                               lambda ib: taps(ib, ci, c, [*ks, k], [*xi, i]) or [])
+                else:
+                    taps(sb, ci, c, [*ks, k], [*xi, i])
+                return []
+
+            lc.for_loop(tb, 0, kernel[j], [], step)
+
+        def width(kb: Builder, ci: Value, c: Value, ks: list[Value], xi: list[Value]) -> None:
+            wv = widen(kb, lc.load(kb, w, [o, c, *ks]))
+            k = ks[last]
+            lo: Value | int = 0
+            hi: Value | int = out[last]
+            if low[last] or high[last]:
+                # positions p with 0 <= p*stride + k*dil - low < size
+                base = lc.iadd(kb, lc.imul(kb, k, -dil[last]), low[last])  # low - k*dil
+                top = lc.iadd(kb, base, size[last] - 1)
+                if stride[last] == 1:
+                    lo_v, hi_v = base, lc.iadd(kb, top, 1)
+                else:
+                    s_c = lc.idx(kb, stride[last])
+                    lo_v = lc.binary(kb, "arith.ceildivsi", base, s_c)
+                    hi_v = lc.iadd(kb, lc.binary(kb, "arith.floordivsi", top, s_c), 1)
+                lo = lc.binary(kb, "arith.maxsi", lo_v, lc.idx(kb, 0))
+                hi = lc.binary(kb, "arith.minsi", hi_v, lc.idx(kb, out[last]))
+
+            def inner(ib: Builder, pv: list[Value]) -> None:
+                p = pv[0]
+                i = _input_index(ib, p, k, stride[last], dil[last], low[last])
+                xv = widen(ib, lc.load(ib, x, [n, ci, *xi, i]))
+                idx = [n, o, *p_outer, p]
+                acc = lc.load(ib, y, idx)
+                lc.store(ib, lc.add(ib, acc, lc.mul(ib, xv, wv)), y, idx)
+
+            lc.parallel(kb, [(lo, hi)], inner)
+
+        lc.for_loop(bb, 0, cg, [], channel)
+
+    lc.parallel_extents(b, [y_t.shape[0], o_total, *out[:last]], outer)
+    if y is not dst:
+        narrow_into(b, y, dst)
+
+
+def lower_pool(ctx: LoweringContext, b: Builder, op: Operation, dsts: list[Value]) -> None:
+    x_t, y_t = op.operands[0].type, op.results[0].type
+    x = ctx.buffer(b, op.operands[0])
+    window, stride = _ints(op, "window"), _ints(op, "stride")
+    low, high = _ints(op, "padding_low"), _ints(op, "padding_high")
+    kind = op.attributes["kind"].value  # type: ignore[union-attr]
+    nsp = len(window)
+    lead = x_t.rank - nsp
+    size = x_t.shape[lead:]
+    et = x_t.element_type
+    avg = kind == "avg"
+    include_pad = bool(getattr(op, "includes_pad", True))
+    count = avg and not include_pad and (any(low) or any(high))
+    padded = [bool(low[j] or high[j]) for j in range(nsp)]
+    acc_t = f64 if avg else et
+
+    def body(bb: Builder, ivs: list[Value]) -> None:
+        keep, ps = ivs[:lead], ivs[lead:]
+        init = [lc.const(bb, 0.0 if avg else lc.lowest(et), acc_t)]
+        if count:
+            init.append(lc.idx(bb, 0))
+
+        def visit(ib: Builder, ks: list[Value], carried: list[Value]) -> list[Value]:
+            xi = [_input_index(ib, ps[j], ks[j], stride[j], 1, low[j]) for j in range(nsp)]
+            conds: list[Value] = []
+            for j in range(nsp):
+                if padded[j]:
+                    conds += lc.in_bounds(ib, xi[j], size[j])
+            cond = lc.all_true(ib, conds)
+
+            def take(tb: Builder) -> list[Value]:
+                v = lc.load(tb, x, [*keep, *xi])
+                if avg:
+                    v = lc.extend_float(tb, v, f64)
+                    out = [lc.add(tb, carried[0], v)]
+                else:
+                    out = [lc.maximum(tb, carried[0], v)]
+                if count:
+                    out.append(lc.iadd(tb, carried[1], 1))
+                return out
+
+            if cond is None:
+                return take(ib)
+            return lc.if_then(ib, cond, take, lambda eb: list(carried),
+                              [v.type for v in carried])
+
+        final = lc.for_nest(bb, window, init, visit)
+        v = final[0]
+        if avg:
+            divisor = lc.int_to_f64(bb, final[1]) if count else lc.const(
+                bb, float(math.prod(window)), f64)
+            v = lc.truncate_float(bb, lc.binary(bb, "arith.divf", v, divisor),
+                                  et)  # type: ignore[arg-type]
+        lc.store(bb, v, dsts[0], ivs)
+
+    lc.parallel_extents(b, list(y_t.shape), body)
