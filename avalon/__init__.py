@@ -5,7 +5,7 @@ as tensor IR, ``jit`` compiles it per argument signature, ``grad``/``value_and_g
 differentiate it as an IR transformation.
 """
 
-from avalon import optim
+from avalon import nn, optim
 from avalon.checkpoint import load, save
 from avalon.devices import best_available_device, cpu, gpu, to_device
 from avalon.frontend import (
@@ -18,12 +18,12 @@ from avalon.frontend import (
     tree_map,
     value_and_grad,
 )
-from avalon.nn.train import fit
+from avalon.nn.train import evaluate, fit, predict
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tracer", "TracingError", "__version__", "best_available_device", "cpu", "fit", "gpu",
-    "grad", "jit", "load", "optim", "save", "stop_gradient", "to_device", "trace", "tree_map",
-    "value_and_grad",
+    "Tracer", "TracingError", "__version__", "best_available_device", "cpu", "evaluate", "fit",
+    "gpu", "grad", "jit", "load", "nn", "optim", "predict", "save", "stop_gradient",
+    "to_device", "trace", "tree_map", "value_and_grad",
 ]

@@ -234,3 +234,17 @@ def test_interoperates_with_torch_state_dicts(tmp_path):
                           "bias": np.zeros(5, np.float32)}]}
     load(target, path)
     np.testing.assert_array_equal(target["layers"][0]["weight"], lin.weight.detach().numpy())
+
+
+def test_pytorch_models_load_our_files_and_we_load_theirs(tmp_path):
+    torch = pytest.importorskip("torch")
+    st_torch = pytest.importorskip("safetensors.torch")
+    ours = avalon.nn.Sequential(avalon.nn.Linear(3, 4), avalon.nn.ReLU(), avalon.nn.Linear(4, 1))
+    theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    st_torch.save_file(theirs.state_dict(), str(tmp_path / "torch.safetensors"))
+    load(ours, tmp_path / "torch.safetensors")
+    np.testing.assert_array_equal(ours[2].weight, theirs[2].weight.detach().numpy())
+    ours[0].bias[...] = 7.0
+    save(ours, tmp_path / "ours.safetensors")
+    theirs.load_state_dict(st_torch.load_file(str(tmp_path / "ours.safetensors")))
+    np.testing.assert_array_equal(theirs[0].bias.detach().numpy(), np.full(4, 7.0))

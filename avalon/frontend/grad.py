@@ -90,6 +90,11 @@ class _GradPlan:
         self.grad_name = self.grad_func.attributes["sym_name"].value
         if self.n_aux:
             self._append_aux_results()
+            # The aux outputs were cloned from the primal; CSE merges those (pure) ops with
+            # the forward computation the gradient already contains, so it runs once.
+            from avalon.passes.cse import CSE
+
+            CSE().run(self.grad_func)
 
     def _append_aux_results(self) -> None:
         """Also return the primal's auxiliary outputs from the gradient function."""

@@ -403,12 +403,11 @@ from avalon.nn.losses import (  # noqa: E402
 )
 
 __all__ = [
-    "avg_pool1d", "avg_pool2d", "avg_pool3d", "avgpool1d", "avgpool2d", "avgpool3d",
-    "batch_norm", "batch_norm_with_stats", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "conv1d", "conv2d", "conv3d", "cross_entropy",
-    "dropout", "elu", "embedding", "flatten", "gelu", "huber_loss", "is_traced", "kl_div",
-    "l1_loss", "layer_norm", "leaky_relu", "leakyrelu", "linear", "log_softmax", "logsigmoid",
-    "logsoftmax", "logsumexp", "max_pool1d", "max_pool2d", "max_pool3d", "maxpool1d",
-    "maxpool2d", "maxpool3d", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "silu",
-    "smooth_l1_loss", "softmax", "softplus", "softsign", "take", "tanh",
+    "avg_pool1d", "avg_pool2d", "avg_pool3d", "avgpool1d", "avgpool2d", "avgpool3d", "batch_norm",
+    "batch_norm_with_stats", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv1d",
+    "conv2d", "conv3d", "cross_entropy", "dropout", "elu", "embedding", "flatten", "gelu",
+    "huber_loss", "is_traced", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "leakyrelu",
+    "linear", "log_softmax", "logsigmoid", "logsoftmax", "logsumexp", "max_pool1d", "max_pool2d",
+    "max_pool3d", "maxpool1d", "maxpool2d", "maxpool3d", "mse_loss", "nll_loss", "one_hot", "relu",
+    "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "softsign", "take", "tanh",
 ]

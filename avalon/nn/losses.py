@@ -39,6 +39,10 @@ def _check_reduction(reduction: str, allowed: tuple[str, ...] = _REDUCTIONS) -> 
         raise ValueError(f"reduction must be one of {allowed}, got {reduction!r}")
 
 
+def _as_array(x: Any) -> Array:
+    return x if isinstance(x, Tracer) else np.asarray(x)
+
+
 def nll_loss(input: Array, target: Array, weight: Array | None = None,
              ignore_index: int = -100, reduction: str = "mean") -> Array:
     """-input[n, target[n]] · weight[target[n]]; ``mean`` divides by the summed weights.
@@ -67,10 +71,6 @@ def nll_loss(input: Array, target: Array, weight: Array | None = None,
     if reduction == "sum":
         return loss.sum()
     return loss.sum() / w.sum()
-
-
-def _as_array(x: Any) -> Array:
-    return x if isinstance(x, Tracer) else np.asarray(x)
 
 
 def cross_entropy(input: Array, target: Array, weight: Array | None = None,

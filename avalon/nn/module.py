@@ -87,11 +87,11 @@ def _walk(x: Any, path: str, owner: Any, key: Any, is_state: bool, is_rng: bool,
     try:
         if isinstance(x, tuple | list):
             for i, v in enumerate(x):
-                yield from _walk(v, _join(path, str(i)), x, i, False, False, active)
+                yield from _walk(v, _join(path, str(i)), x, i, is_state, is_rng, active)
             return
         if isinstance(x, dict):
             for k, v in x.items():
-                yield from _walk(v, _join(path, str(k)), x, k, False, False, active)
+                yield from _walk(v, _join(path, str(k)), x, k, is_state, is_rng, active)
             return
         fields = _fields(x)
         if fields is None:
@@ -236,7 +236,7 @@ def _store(owner: Any, key: Any, value: Any) -> None:
 
 
 def apply(model: Any, fn: Callable[[Any], None]) -> Any:
-    """Call ``fn`` on every object of ``model`` (children first visited after parents)."""
+    """Call ``fn`` on every object of ``model``, parents before their children."""
     for obj in _objects(model, set()):
         fn(obj)
     return model

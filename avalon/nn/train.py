@@ -15,10 +15,11 @@ latent statistics).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
@@ -314,21 +315,40 @@ def _split_args(Y: Any, loss_fn: Any) -> tuple[Any, Callable[..., Any], bool]:
     return Y, loss_fn, Y is not None
 
 
-def _run_batches(step: Callable[[np.ndarray], tuple[float, Any]], n: int, batch_size: int,
-                 ) -> tuple[float, list[Any]]:
+@contextlib.contextmanager
+def _inference_mode(model: Any) -> Iterator[None]:
+    """Run a block with ``model`` in inference mode, restoring each layer's flag after."""
+    objects = _training_objects(model)
+    flags = [obj.training for obj in objects]
+    testmode(model)
+    try:
+        yield
+    finally:
+        for obj, flag in zip(objects, flags, strict=True):
+            obj.training = flag
+
+
+def _evaluate(model: Any, X: np.ndarray, Y: np.ndarray | None, step: JitFunction,
+              batch_size: int, metrics: Sequence[tuple[str, Callable[[Any, Any], float]]],
+              ) -> dict[str, float]:
     total, preds = 0.0, []
-    for start in range(0, n, batch_size):
-        idx = np.arange(start, min(start + batch_size, n))
-        loss, pred = step(idx)
-        total += loss * len(idx)
-        preds.append(pred)
-    return total / n, preds
+    with _inference_mode(model):
+        for start in range(0, len(X), batch_size):
+            stop = min(start + batch_size, len(X))
+            loss, pred = step(model, X[start:stop], None if Y is None else Y[start:stop])
+            total += float(loss) * (stop - start)
+            preds.append(pred)
+    out = {"loss": total / len(X)}
+    if metrics:
+        pred_all = np.concatenate(preds)
+        for name, fn in metrics:
+            out[name] = float(fn(pred_all, Y))
+    return out
 
 
 def evaluate(model: Any, X: Any, Y: Any = None, loss_fn: Callable[..., Any] | None = None, *,
              batch_size: int = 100, metrics: Sequence[Metric] = (),
-             device: Device | str | None = None, _step: JitFunction | None = None,
-             ) -> dict[str, float]:
+             device: Device | str | None = None) -> dict[str, float]:
     """Loss and metrics of ``model`` on a data set, in inference mode (batched, compiled).
 
     Takes the same loss conventions as :func:`fit`; returns ``{"loss": ..., metric: ...}``.
@@ -343,25 +363,10 @@ def evaluate(model: Any, X: Any, Y: Any = None, loss_fn: Callable[..., Any] | No
             raise ValueError(f"X has {len(X)} samples but Y has {len(Y)}")
     elif metrics:
         raise ValueError("metrics need targets: pass Y for a supervised evaluation")
-    step = _step or make_eval_step(loss_fn, supervised)
-    flags = [obj.training for obj in _training_objects(model)]
-    testmode(model)
-    try:
-        def one(idx: np.ndarray) -> tuple[float, Any]:
-            loss, pred = step(model, X[idx], Y[idx] if supervised else None)
-            return float(loss), pred
-
-        mean_loss, preds = _run_batches(one, len(X), batch_size)
-    finally:
-        for obj, flag in zip(_training_objects(model), flags, strict=True):
-            obj.training = flag
-    out = {"loss": mean_loss}
-    if metrics:
-        pred_all = np.concatenate(preds)
-        for metric in metrics:
-            name, fn = get_metric(metric)
-            out[name] = float(fn(pred_all, Y))
-    return out
+    if len(X) == 0:
+        raise ValueError("cannot evaluate on zero samples")
+    return _evaluate(model, X, Y, make_eval_step(loss_fn, supervised), batch_size,
+                     [get_metric(m) for m in metrics])
 
 
 def predict(model: Any, X: Any, *, batch_size: int = 100,
@@ -370,16 +375,12 @@ def predict(model: Any, X: Any, *, batch_size: int = 100,
 
     Returns a numpy array, or the model's output structure (e.g. a tuple) of arrays.
     """
-    dev = as_device(device)
-    X = _as_data(X, dev, "X")
+    X = _as_data(X, as_device(device), "X")
+    if len(X) == 0:
+        raise ValueError("cannot predict on zero samples")
     forward = jit(lambda m, x: m(x))
-    flags = [obj.training for obj in _training_objects(model)]
-    testmode(model)
-    try:
+    with _inference_mode(model):
         outs = [forward(model, X[i:i + batch_size]) for i in range(0, len(X), batch_size)]
-    finally:
-        for obj, flag in zip(_training_objects(model), flags, strict=True):
-            obj.training = flag
     per_batch = [flatten(out)[0] for out in outs]
     leaves = [np.concatenate([np.asarray(b[i]) for b in per_batch])
               for i in range(len(per_batch[0]))]
@@ -450,9 +451,15 @@ def fit(model: Any, X: Any, Y: Any = None, loss_fn: Callable[..., Any] | None = 
         if supervised:
             if not (isinstance(validation, tuple | list) and len(validation) == 2):
                 raise ValueError("validation must be (X_val, Y_val) for a supervised fit")
-            val_X, val_Y = validation
+            val_X = _as_data(validation[0], dev, "validation X")
+            val_Y = _as_data(validation[1], dev, "validation Y")
+            if len(val_X) != len(val_Y) or len(val_X) == 0:
+                raise ValueError(f"validation X has {len(val_X)} samples and Y has "
+                                 f"{len(val_Y)}; they must be equal and non-zero")
         else:
-            val_X = validation
+            val_X = _as_data(validation, dev, "validation X")
+            if len(val_X) == 0:
+                raise ValueError("validation X has zero samples")
     metric_fns = [get_metric(m) for m in metrics]
 
     trainmode(model)
@@ -461,7 +468,7 @@ def fit(model: Any, X: Any, Y: Any = None, loss_fn: Callable[..., Any] | None = 
     train_step = make_train_step(loss_fn, optimizer, supervised,
                                  with_prediction=bool(metric_fns),
                                  with_state=bool(get_state(model)))
-    eval_step = make_eval_step(loss_fn, supervised) if val_X is not None else None
+    eval_step = make_eval_step(loss_fn, supervised)
     rng = np.random.default_rng(seed)
     positions = _trainable_positions(model)
     history = History()
@@ -504,8 +511,7 @@ def fit(model: Any, X: Any, Y: Any = None, loss_fn: Callable[..., Any] | None = 
             for name, fn in metric_fns:
                 logs[name] = float(fn(pred_all, target_all))
         if val_X is not None:
-            val = evaluate(model, val_X, val_Y, loss_fn,
-                           batch_size=batch_size, metrics=metrics, device=dev, _step=eval_step)
+            val = _evaluate(model, val_X, val_Y, eval_step, batch_size, metric_fns)
             logs.update({f"val_{k}": v for k, v in val.items()})
         logs["lr"] = optimizer.lr
         logs["time"] = time.perf_counter() - start

@@ -19,12 +19,20 @@ pointless to carry zeros through every compiled step.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from avalon.frontend.pytree import TreeDef, assign_leaves, flatten, is_leaf, unflatten
+from avalon.frontend.pytree import (
+    TreeDef,
+    assign_leaves,
+    flatten,
+    is_leaf,
+    tree_map,
+    unflatten,
+)
 from avalon.nn.module import trainable_flags
 
 Hyper = Mapping[str, Any]
@@ -52,7 +60,7 @@ def aligned_grads(params_def: TreeDef, grads: Any) -> list[Any]:
             if len(subs) != len(td.children):
                 raise ValueError(f"gradient structure does not match the parameters: "
                                  f"{len(subs)} items where {len(td.children)} are expected")
-        elif td.kind == "dict":
+        elif isinstance(g, Mapping):
             subs = [g.get(k) for k in td.keys]
         else:
             subs = [getattr(g, k, None) for k in td.keys]
@@ -73,7 +81,7 @@ def _like(scalar: Any, arr: Any) -> Any:
     return scalar.astype(arr.dtype)
 
 
-class Optimizer:
+class Optimizer(abc.ABC):
     """Base class: subclasses name their hyperparameters and buffers and update one leaf."""
 
     def buffer_names(self) -> tuple[str, ...]:
@@ -141,6 +149,9 @@ class Optimizer:
         leaves, td = flatten(params)
         flags = trainable_flags(params)
         glist = aligned_grads(td, grads)
+        if any(flags) and all(g is None for g in glist):
+            raise ValueError("no gradient matches a parameter: pass gradients shaped like the "
+                             "parameters, as avalon.grad returns them")
         names = self.buffer_names()
         for name in names:
             if name not in state or len(state[name]) != len(leaves):
@@ -167,9 +178,10 @@ class Optimizer:
                 new_bufs[name].append(b_new[name])
         return unflatten(td, new_leaves, params), {"step": count, **new_bufs}
 
+    @abc.abstractmethod
     def _update_leaf(self, p: Any, g: Any, bufs: dict[str, Any], h: dict[str, Any],
                      count: Any) -> tuple[Any, dict[str, Any]]:
-        raise NotImplementedError
+        """The new value of one parameter and its buffers (``count`` is the 1-based step)."""
 
     # -- the eager, in-place form
     def update(self, model: Any, grads: Any) -> None:
@@ -177,8 +189,9 @@ class Optimizer:
         if self.state is None:
             self.init(model)
         assert self.state is not None
-        new_params, self.state = self.step(model, grads, self.state)
+        new_params, new_state = self.step(model, grads, self.state)
         assign_leaves(model, flatten(new_params)[0])
+        self.state = tree_map(np.asarray, new_state)  # numpy scalars back to 0-d arrays
 
 
 class SGD(Optimizer):

@@ -154,8 +154,8 @@ class _Storage:
 
 @dataclass
 class _Request:
-    """A destination asked for by a later consumer: out-parameter ``k``, seen through
-    ``views`` (innermost first) of reshapes and transposes."""
+    """A destination asked for by a later consumer: out-parameter ``out`` seen through
+    ``views``, the reshapes and transposes applied to it in order."""
 
     out: int
     views: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
@@ -305,7 +305,7 @@ class FunctionBufferizer(LoweringContext):
     # ------------------------------------------------------------------ destinations
     def _request_buffer(self, b: Builder, req: _Request) -> Value:
         mem: Value = self.out_params[req.out]
-        for kind, params in reversed(req.views):
+        for kind, params in req.views:
             mem = lc.reshape_view(b, mem, params) if kind == "reshape" else lc.transpose_view(
                 b, mem, params)
         return mem
@@ -315,7 +315,7 @@ class FunctionBufferizer(LoweringContext):
         r = op.results[k]
         rt: TensorType = r.type  # type: ignore[assignment]
         candidates = _inplace_candidates(self, op, k)
-        if self.allow_ties and r in self.returned and self.returned[r][0] not in self.ties:
+        if self.allow_ties and r in self.returned:
             for x in candidates:
                 mem = self.storage.get(x)
                 if (mem is not None and self._donated_arg(mem.value)
@@ -530,8 +530,8 @@ class FunctionBufferizer(LoweringContext):
                     and self.returned[v][0] == k):
                 self.ties[k] = self.arg_index[mem]
                 continue
-            if mem is out:
-                continue
+            if self._root(v) is out and mem.type == out.type:
+                continue  # computed in place: a full, identity view of the out-parameter
             lc.copy(b, mem, out)
         new = b.create(func.ReturnOp, values=scalars)
         new.attributes.update(term.attributes)
@@ -593,10 +593,11 @@ def _inplace_candidates(ctx: FunctionBufferizer, op: Operation, k: int) -> list[
 
 
 def insert_deallocs(block: Block) -> None:
-    """Free every allocation of the function body after the last top-level op using it (or
-    one of its views); erase allocations nobody uses."""
+    """Free every allocation of the function body that has no deallocation yet after the
+    last top-level op using it (or one of its views); erase allocations nobody uses."""
     for op in list(block.ops):
-        if op.name != "memory.alloc":
+        if op.name != "memory.alloc" or any(u.name == "memory.dealloc"
+                                             for u in op.results[0].users):
             continue
         last: Operation | None = None
         pending = [op.results[0]]

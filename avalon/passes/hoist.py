@@ -28,7 +28,7 @@ from avalon.ir.traits import (
     memory_effects,
 )
 from avalon.ir.types import IntegerType, MemRefType, ShapedType
-from avalon.passes.pass_base import Pass
+from avalon.passes.pass_base import Option, Pass
 from avalon.passes.registry import register_pass
 
 #: Views: their result is the operand buffer seen through another layout.
@@ -63,9 +63,10 @@ def _root_kind(root: Value) -> str:
     return "unknown"
 
 
-def may_alias(a: Value, b: Value) -> bool:
+def may_alias(a: Value, b: Value, args_may_alias: bool = True) -> bool:
     """Whether memrefs ``a`` and ``b`` may share memory. Distinct allocations never do, and
-    an allocation never shares memory with an argument of its function; anything reached
+    an allocation never shares memory with an argument of its function; two arguments may
+    (a caller can pass one array twice) unless ``args_may_alias`` is False; anything reached
     through loop-carried values, calls or unknown ops may alias everything."""
     ra, rb = buffer_root(a), buffer_root(b)
     if ra is rb:
@@ -73,7 +74,7 @@ def may_alias(a: Value, b: Value) -> bool:
     ka, kb = _root_kind(ra), _root_kind(rb)
     if "unknown" in (ka, kb):
         return True
-    return ka == kb == "arg"
+    return ka == kb == "arg" and args_may_alias
 
 
 def _memrefs(op: Operation) -> list[Value]:
@@ -84,7 +85,8 @@ class LoopEffects:
     """What the ops nested in a loop do to memory: the buffers they write and free, and
     whether any of them has effects we cannot see."""
 
-    def __init__(self, loop: Operation) -> None:
+    def __init__(self, loop: Operation, args_may_alias: bool = True) -> None:
+        self.args_may_alias = args_may_alias
         self.unknown = False
         self.written: list[Value] = []
         self.freed: list[Value] = []
@@ -106,10 +108,12 @@ class LoopEffects:
                 self.freed.extend(touched)
 
     def may_write(self, buffer: Value) -> bool:
-        return self.unknown or any(may_alias(buffer, w) for w in self.written + self.freed)
+        return self.unknown or any(may_alias(buffer, w, self.args_may_alias)
+                                   for w in self.written + self.freed)
 
     def may_free(self, buffer: Value) -> bool:
-        return self.unknown or any(may_alias(buffer, f) for f in self.freed)
+        return self.unknown or any(may_alias(buffer, f, self.args_may_alias)
+                                   for f in self.freed)
 
 
 # ------------------------------------------------------------------------------ the motion
@@ -152,15 +156,16 @@ def _defined_outside(v: Value, loop: Operation) -> bool:
 class _LoopHoister:
     """Decides, for the ops directly in one loop's body, which may move before the loop."""
 
-    def __init__(self, loop: Operation) -> None:
+    def __init__(self, loop: Operation, args_may_alias: bool) -> None:
         self.loop = loop
+        self.args_may_alias = args_may_alias
         self._effects: LoopEffects | None = None
         self._runs: bool | None = None
 
     @property
     def effects(self) -> LoopEffects:
         if self._effects is None:
-            self._effects = LoopEffects(self.loop)
+            self._effects = LoopEffects(self.loop, self.args_may_alias)
         return self._effects
 
     @property
@@ -194,12 +199,12 @@ class _LoopHoister:
         return moved
 
 
-def hoist_loop_invariants(root: Operation) -> int:
+def hoist_loop_invariants(root: Operation, args_may_alias: bool = True) -> int:
     """Move loop-invariant ops out of every loop under ``root`` (innermost loops first);
     returns how many moves were made (an op leaving two loops counts twice)."""
     loops = [op for op in root.walk_ops(WalkOrder.POST)
              if isinstance(op, ForOp | ParallelOp) and op is not root]
-    return sum(_LoopHoister(loop).run() for loop in loops)
+    return sum(_LoopHoister(loop, args_may_alias).run() for loop in loops)
 
 
 @register_pass
@@ -208,6 +213,10 @@ class Hoist(Pass):
     buffers the loop never writes out of loop.for and loop.parallel."""
 
     name = "hoist"
+    noalias_args = Option(bool, False, "assume distinct memref arguments of a function never "
+                                       "share memory (the caller guarantees it, as the CPU "
+                                       "runtime does for buffers a function writes)")
 
     def run(self, op: Operation) -> None:
-        self.count("num-hoisted", "ops moved out of a loop").add(hoist_loop_invariants(op))
+        self.count("num-hoisted", "ops moved out of a loop").add(
+            hoist_loop_invariants(op, args_may_alias=not self.noalias_args))

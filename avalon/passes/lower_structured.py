@@ -168,8 +168,13 @@ def emit_structured(b: Builder, s: Structured) -> None:
             if used[k] <= ivs.keys():
                 inp = s.inputs[k]
                 assert inp.buffer is not None
-                idx = _indices(bb, inp.map, ivs, inp.buffer.type.shape, clamp[k])
-                values[k] = lc.load(bb, inp.buffer, idx)
+                same = next((j for j in range(k) if s.inputs[j].buffer is inp.buffer
+                             and s.inputs[j].map == inp.map), None)
+                if same is not None:  # the same element read twice (``g * g``): load once
+                    values[k] = values[same]
+                else:
+                    idx = _indices(bb, inp.map, ivs, inp.buffer.type.shape, clamp[k])
+                    values[k] = lc.load(bb, inp.buffer, idx)
                 pending.remove(k)
 
     def out_index(bb: Builder, o: Output) -> list[Value]:
@@ -194,12 +199,17 @@ def emit_structured(b: Builder, s: Structured) -> None:
         accs: list[Value | None] = []
         for o in s.outputs:
             if o.reads_init:
-                accs.append(lc.load(bb, o.buffer, out_index(bb, o)) if o.init is None
-                            or mode == "memory" else o.init)
+                v = lc.load(bb, o.buffer, out_index(bb, o)) if o.init is None \
+                    or mode == "memory" else o.init
+                if o.acc_type not in (None, v.type):
+                    v = lc.extend_float(bb, v, o.acc_type)  # type: ignore[arg-type]
+                accs.append(v)
             else:
                 accs.append(None)
         new = run_body(bb, accs)
         for o, v in zip(s.outputs, new):
+            if v.type != o.element_type:
+                v = lc.truncate_float(bb, v, o.element_type)  # type: ignore[arg-type]
             lc.store(bb, v, o.buffer, out_index(bb, o))
 
     if mode == "parallel":
@@ -402,6 +412,9 @@ def lower_reduce(ctx: LoweringContext, b: Builder, op: Operation, dsts: list[Val
     a = op.operands[0].type
     kind = op.kind.value  # type: ignore[attr-defined]
     red = set(op.dims)  # type: ignore[attr-defined]
+    if not red:  # reducing over no dimension copies the operand
+        lower_copy_through_map(ctx, b, op.operands[0], AffineMap.identity(a.rank), dsts[0])
+        return
     et = a.element_type
     kept = [d for d in range(a.rank) if d not in red]
     acc_t: Type = f64 if kind in ("sum", "prod") and isinstance(et, FloatType) else et

@@ -13,8 +13,9 @@ For the other buffers, in this order:
    function body (or of the ``loop.parallel`` body that holds it: iterations of a parallel
    loop may run at once, so each keeps its own buffer). The buffer cannot outlive an
    iteration, so one buffer serves them all.
-3. **Reuse**: in each block, a buffer is live from the first to the last op that touches it
-   or a view of it (an op holding a use in a nested region counts as a whole). Buffers with
+3. **Reuse**: in each block, a buffer is live from the first op that reads or writes it (or a
+   view of it) to the last op that uses it at all (an op holding a use in a nested region
+   counts as a whole). Buffers with
    the same element type and memory space whose live ranges do not overlap share one
    allocation: with equal element counts the later ones become ``memory.reshape`` views of
    the first; otherwise one flat buffer of the largest size is allocated and each is a
@@ -29,12 +30,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from avalon.ir.attributes import IntegerAttr
+from avalon.ir.attributes import Attribute, IntegerAttr
 from avalon.ir.builder import Builder
 from avalon.ir.core import Block, Operation, Value
 from avalon.ir.dialects import memory as M
 from avalon.ir.traits import Terminator, memory_effects
-from avalon.ir.types import MemRefType, i64
+from avalon.ir.types import MemRefType, Type, i64
 from avalon.passes.hoist import VIEW_OPS
 from avalon.passes.pass_base import Pass
 from avalon.passes.registry import register_pass
@@ -119,10 +120,15 @@ class LiveRange:
 
 
 def live_range(info: BufferInfo, block: Block, position: dict[Operation, int]) -> LiveRange:
-    """The live range in ``block`` of a buffer all of whose uses lie in it."""
-    anchors = [ancestor_in(op, block) for op in info.touching_ops()]
-    first = min(anchors, key=position.__getitem__)
-    last = max(anchors, key=position.__getitem__)
+    """The live range in ``block`` of a buffer all of whose uses lie in it. It starts at the
+    first op that reads or writes the buffer (making a view touches no memory, so views made
+    early do not extend it) and ends at the last op that uses it in any way (a view made
+    after the buffer is freed would be a use after free)."""
+    def anchors(ops: list[Operation]) -> list[Operation]:
+        return [ancestor_in(op, block) for op in ops]  # type: ignore[misc]
+
+    first = min(anchors(info.users or info.views), key=position.__getitem__)
+    last = max(anchors(info.touching_ops()), key=position.__getitem__)
     return LiveRange(info, first, last, position[first], position[last])
 
 
@@ -158,11 +164,11 @@ class _Slot:
         return self.members[-1].end
 
     @property
-    def element_type(self):
+    def element_type(self) -> Type:
         return self.members[0].info.type.element_type
 
     @property
-    def memory_space(self):
+    def memory_space(self) -> Attribute | None:
         return self.members[0].info.type.memory_space
 
     @property

@@ -137,3 +137,25 @@ def test_check_helper_detects_wrong_gradients():
     if HAVE_TORCH:
         with pytest.raises(AssertionError, match="vs torch"):
             check(lambda _, x: x * x, [x], torch_fn=lambda _, x: x * 3)
+
+
+def test_module_list_and_dict_behave_like_list_and_dict():
+    class Stack:
+        def __init__(self):
+            self.blocks = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2)])
+            self.heads = nn.ModuleDict({"a": nn.Linear(2, 1)})
+
+        def __call__(self, x):
+            for blk in self.blocks:
+                x = nn.tanh(blk(x))
+            return self.heads["a"](x)
+
+    model = Stack()
+    names = [k for k, _ in nn.named_parameters(model)]
+    assert names == ["blocks.0.weight", "blocks.0.bias", "blocks.1.weight", "blocks.1.bias",
+                     "heads.a.weight", "heads.a.bias"]
+    x = rand(np.random.default_rng(3), 3, 2)
+    np.testing.assert_allclose(avalon.jit(lambda m, x: m(x))(model, x), model(x), rtol=1e-6)
+    g = avalon.grad(lambda m, x: m(x).sum())(model, x)
+    assert isinstance(g.blocks, nn.ModuleList) and isinstance(g.heads, nn.ModuleDict)
+    assert g.blocks[1].weight.shape == (2, 2)

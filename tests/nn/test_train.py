@@ -177,6 +177,7 @@ def test_optimizer_state_carries_over_between_fits():
     model, opt = MLP(), optim.Adam(lr=0.01)
     fit(model, x, y, nll_loss, epochs=1, batch_size=10, optimizer=opt, verbose=False)
     assert int(opt.state["step"]) == 4
+    assert all(isinstance(leaf, np.ndarray) for leaf in avalon.frontend.flatten(opt.state)[0])
     fit(model, x, y, nll_loss, epochs=1, batch_size=10, optimizer=opt, verbose=False)
     assert int(opt.state["step"]) == 8
     fit(MLP(hidden=8), x, y, nll_loss, epochs=1, batch_size=10, optimizer=opt, verbose=False)
@@ -351,6 +352,8 @@ def test_argument_errors():
         fit(MLP(), x, y, nll_loss, device="gpu", verbose=False)
     with pytest.raises(ValueError, match=r"validation must be \(X_val, Y_val\)"):
         fit(MLP(), x, y, nll_loss, validation=x, verbose=False)
+    with pytest.raises(ValueError, match="validation X has 20 samples and Y has 3"):
+        fit(MLP(), x, y, nll_loss, validation=(x, y[:3]), verbose=False)
     x[3, 0] = np.nan
     with pytest.raises(FloatingPointError, match="the loss became nan in epoch 1, batch 1"):
         fit(MLP(), x, y, nll_loss, shuffle=False, verbose=False)

@@ -139,6 +139,7 @@ def test_eager_update_matches_reference_equations(cls, ref, kwargs):
     np.testing.assert_allclose(model.w, expected_w, rtol=2e-5, atol=2e-6)
     np.testing.assert_allclose(model.b, expected_b, rtol=2e-5, atol=2e-6)
     assert int(opt.state["step"]) == STEPS
+    assert all(isinstance(leaf, np.ndarray) for leaf in flatten(opt.state)[0])
     assert model.count == 0 and np.all(model.stat == 1), "non-parameters must not change"
 
 
@@ -215,6 +216,28 @@ def test_missing_gradients_leave_parameters_alone():
     g.b = None
     optim.SGD(lr=0.1).update(model, g)
     np.testing.assert_array_equal(model.b, before)
+
+
+def test_gradients_as_dicts_and_unmatched_structures():
+    model, g = Model(), gradient_sequence()[0]
+    expected = model.w - 0.1 * g.w
+    optim.SGD(lr=0.1).update(model, {"w": g.w, "b": g.b})
+    np.testing.assert_allclose(model.w, expected)
+    with pytest.raises(ValueError, match="no gradient matches a parameter"):
+        optim.SGD().update(model, [g.w, g.b])
+
+
+def test_state_round_trips_through_a_checkpoint(tmp_path):
+    model, grads = Model(), gradient_sequence()
+    opt = optim.Adam(amsgrad=True)
+    for g in grads[:3]:
+        opt.update(model, g)
+    avalon.save(opt.state, tmp_path / "adam.safetensors")
+    fresh = optim.Adam(amsgrad=True)
+    avalon.load(fresh.init(model), tmp_path / "adam.safetensors")
+    assert int(fresh.state["step"]) == 3
+    for a, b in zip(flatten(opt.state)[0], flatten(fresh.state)[0], strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_state_for_another_model_is_rejected():

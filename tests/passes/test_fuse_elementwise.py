@@ -7,8 +7,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-import avalon.passes.fuse_elementwise  # noqa: F401  (registers the pass)
-import avalon.passes.generalize  # noqa: F401
+import avalon.passes.generalize  # noqa: F401  (registers the pass)
 from avalon.ir.affine import AffineMap, dim
 from avalon.ir.builder import Builder
 from avalon.ir.core import OpResult
@@ -18,7 +17,14 @@ from avalon.ir.dialects.func import FuncOp, ReturnOp
 from avalon.ir.types import FunctionType, f32, tensor
 from avalon.passes.fuse_elementwise import compose_through, reads_each_element_once
 from avalon.passes.manager import PassManager
-from tests.passes.translation import apply, as_module, count_ops, draw_inputs, validate
+from tests.passes.translation import (
+    apply,
+    as_module,
+    check_doc_example,
+    count_ops,
+    draw_inputs,
+    validate,
+)
 
 FUSE = "func.func(fuse-elementwise)"
 
@@ -395,3 +401,7 @@ def test_fused_programs_print_and_parse_back():
     from avalon.backends.interpreter import run
     np.testing.assert_allclose(run(again, "f", x, m), np.full(4, 3 * np.e, np.float32),
                                rtol=1e-6)
+
+
+def test_the_documented_example_is_current():
+    check_doc_example("fuse-elementwise")

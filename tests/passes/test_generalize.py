@@ -18,6 +18,7 @@ from avalon.passes.manager import PassManager, PassPipelineError
 from tests.passes.translation import (
     apply,
     as_module,
+    check_doc_example,
     count_ops,
     draw_inputs,
     validate,
@@ -165,3 +166,7 @@ def test_random_elementwise_programs_keep_their_results(m, data):
     inputs = draw_inputs(data, m, lo=-9, hi=9)
     after = validate(m, "func.func(generalize)", inputs)
     assert named_ops(after) == set()
+
+
+def test_the_documented_example_is_current():
+    check_doc_example("generalize")

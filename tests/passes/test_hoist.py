@@ -12,7 +12,7 @@ from avalon.backends.interpreter import run
 from avalon.ir.core import BlockArgument, Operation
 from avalon.ir.dialects.loop import ForOp, ParallelOp
 from avalon.passes.manager import PassManager
-from tests.passes.translation import as_module, draw_inputs, validate
+from tests.passes.translation import as_module, check_doc_example, draw_inputs, validate
 
 HOIST = "hoist"
 
@@ -191,6 +191,13 @@ def test_a_load_from_an_argument_stays_when_another_argument_is_written():
         same = np.arange(1, 5, dtype=np.float32)
         run(program, "f", same, same)
         np.testing.assert_array_equal(same, [2, 4, 5, 6])
+
+
+def test_noalias_args_lets_loads_of_read_only_arguments_move():
+    m = as_module(ARGUMENTS_MAY_ALIAS)
+    a = np.arange(1, 5, dtype=np.float32)
+    after = validate(m, "hoist{noalias-args=true}", [a, np.zeros(4, np.float32)])
+    assert depth_of(after, "memory.load") == [0, 1]
 
 
 UNKNOWN_EFFECTS = """
@@ -401,3 +408,7 @@ def test_random_loop_nests_keep_their_results(text, data):
     inputs = draw_inputs(data, m)
     after = validate(m, HOIST, inputs)
     assert _invariant_arith_left(after) == []
+
+
+def test_the_documented_example_is_current():
+    check_doc_example("hoist")

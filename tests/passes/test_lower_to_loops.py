@@ -183,11 +183,13 @@ def values(t: str, shape: Sequence[int], *, lo: float = -8.0, hi: float = 8.0,
                                                           min(int(hi), info.max) if not special
                                                           else info.max))
     width = 16 if t == "f16" else (64 if t == "f64" else 32)
+    if width == 16:
+        lo, hi = max(lo, -65504.0), min(hi, 65504.0)
     elems = st.floats(lo, hi, width=width)
     if special:
         elems = st.one_of(elems, st.sampled_from([0.0, -0.0, np.inf, -np.inf, np.nan]))
     strategy = arrays(dtype, shape, elements=elems)
-    return strategy.map(round_bf16) if t == "bf16" else strategy
+    return strategy.map(lambda a: np.array(round_bf16(a), np.float32)) if t == "bf16" else strategy
 
 
 shapes = st.lists(st.integers(0, 3), min_size=0, max_size=3).map(tuple)

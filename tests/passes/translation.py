@@ -10,6 +10,7 @@ gets its own copies). ``draw_inputs`` draws arguments for a function's signature
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -125,3 +126,22 @@ def draw_inputs(data: st.DataObject, module: Operation, fn: str = "f", lo: float
 def count_ops(module: Operation, name: str) -> int:
     return sum(1 for op in module.walk_ops() if op.name == name)
 
+
+
+def doc_example(section: str) -> tuple[str, str, str]:
+    """The example of ``## `section``` in docs/passes.md: the input, the pipeline named on
+    its ``// after: ...`` line and the documented output."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "passes.md").read_text()
+    body = text.split(f"\n## `{section}`\n", 1)[1].split("\n## ", 1)[0]
+    code = body.split("```mlir\n", 1)[1].split("```", 1)[0]
+    before, rest = code.split("// after: ", 1)
+    pipeline, after = rest.split("\n", 1)
+    return before.removeprefix("// before\n"), pipeline.split("  ")[0].strip(), after
+
+
+def check_doc_example(section: str) -> None:
+    """The documented output is what the pipeline prints today (inside ``module { }``)."""
+    before, pipeline, after = doc_example(section)
+    printed = str(apply(as_module(before), pipeline))
+    lines = [line.removeprefix("  ") for line in printed.splitlines()[1:-1]]
+    assert "\n".join(lines) == after.rstrip("\n")

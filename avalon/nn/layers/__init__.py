@@ -16,7 +16,7 @@ from avalon.nn.layers.activation import (
     Tanh,
 )
 from avalon.nn.layers.attention import MultiheadAttention
-from avalon.nn.layers.containers import Flatten, Identity, Sequential
+from avalon.nn.layers.containers import Flatten, Identity, ModuleDict, ModuleList, Sequential
 from avalon.nn.layers.conv import Conv1d, Conv2d, Conv3d
 from avalon.nn.layers.dropout import Dropout
 from avalon.nn.layers.embedding import Embedding
@@ -34,8 +34,8 @@ from avalon.nn.layers.recurrent import GRU, LSTM, RNN
 
 __all__ = [
     "ELU", "GELU", "GRU", "LSTM", "RNN", "AvgPool1d", "AvgPool2d", "AvgPool3d", "BatchNorm1d",
-    "BatchNorm2d", "BatchNorm3d", "Conv1d", "Conv2d", "Conv3d", "Dropout", "Embedding",
-    "Flatten", "Identity", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid", "LogSoftmax",
-    "MaxPool1d", "MaxPool2d", "MaxPool3d", "MultiheadAttention", "ReLU", "Sequential", "SiLU",
-    "Sigmoid", "Softmax", "Softplus", "Softsign", "Tanh",
+    "BatchNorm2d", "BatchNorm3d", "Conv1d", "Conv2d", "Conv3d", "Dropout", "Embedding", "Flatten",
+    "Identity", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid", "LogSoftmax", "MaxPool1d",
+    "MaxPool2d", "MaxPool3d", "ModuleDict", "ModuleList", "MultiheadAttention", "ReLU",
+    "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Softsign", "Tanh",
 ]

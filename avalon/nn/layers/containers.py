@@ -1,4 +1,5 @@
-"""Structural layers: ``Sequential`` (a callable list of layers), ``Flatten``, ``Identity``."""
+"""Structural layers: ``Sequential`` (a callable list of layers), ``ModuleList`` and
+``ModuleDict`` (PyTorch's names for a list and a dict of layers), ``Flatten``, ``Identity``."""
 
 from __future__ import annotations
 
@@ -61,3 +62,12 @@ class Flatten(Module):
 class Identity(Module):
     def __call__(self, x: Any) -> Any:
         return x
+
+
+class ModuleList(list):
+    """A list of layers. Any Python list works the same way (its items are named ``0``,
+    ``1``, ... in state dicts); this name only spares PyTorch code an edit."""
+
+
+class ModuleDict(dict):
+    """A dict of layers, named by key in state dicts; a plain dict works the same way."""
