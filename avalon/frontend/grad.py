@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from avalon.frontend.jit import has_tracers, run_module, signature_key
+from avalon.frontend.executable import make_executable
+from avalon.frontend.jit import has_tracers, signature_key
 from avalon.frontend.pytree import flatten, unflatten
 from avalon.frontend.trace import TracedFunction, trace_function
 from avalon.frontend.tracer import TraceContext, Tracer, TracingError, as_tracer
@@ -88,6 +89,7 @@ class _GradPlan:
         self.grad_func: FuncOp = differentiate(self.traced.module, self.traced.func_name, wrt,
                                                result=0)
         self.grad_name = self.grad_func.attributes["sym_name"].value
+        self._run: Any = None
         if self.n_aux:
             self._append_aux_results()
             # The aux outputs were cloned from the primal; CSE merges those (pure) ops with
@@ -113,6 +115,13 @@ class _GradPlan:
         ret.set_operands([*ret.operands, *aux])
         grad_fn.set_type(T.FunctionType(grad_fn.type.inputs,
                                         (*grad_fn.type.results, *(v.type for v in aux))))
+
+    def executable(self) -> Any:
+        """The compiled gradient function (built on first use)."""
+        if self._run is None:
+            self._run = make_executable(self.traced.module, self.grad_name,
+                                        1 + self.n_grads + self.n_aux)
+        return self._run
 
     def split(self, outs: list[Any], args: tuple) -> tuple[Any, Any, Any]:
         """(value, aux, grads shaped like the differentiated arguments)."""
@@ -171,8 +180,7 @@ def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0,
         if nested:
             outs: list[Any] = _inline_into_current(plan, leaves)
         else:
-            outs = run_module(plan.traced.module, plan.grad_name, leaves,
-                              1 + plan.n_grads + plan.n_aux)
+            outs = plan.executable()(leaves)
         value, aux, per = plan.split(outs, args)
         grads = per[0] if isinstance(argnums, int) else tuple(per)
         return ((value, aux), grads) if has_aux else (value, grads)

@@ -2,19 +2,21 @@
 
 The cache key is the pytree structure of the arguments (static leaves included) plus the shape
 and dtype of every array leaf, so a new shape or a new static value retraces and everything
-else reuses the compiled function. Until the native backend is selected, execution uses the
-reference interpreter.
+else reuses the compiled function. Execution is native code from the CPU backend by default,
+or the reference interpreter (see :mod:`avalon.frontend.executable`).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from avalon.frontend.executable import Runner, make_executable
 from avalon.frontend.pytree import TreeDef, flatten, unflatten
 from avalon.frontend.trace import TracedFunction, trace_function
 from avalon.frontend.tracer import Tracer
@@ -31,29 +33,20 @@ def has_tracers(*trees: Any) -> bool:
     return any(isinstance(leaf, Tracer) for tree in trees for leaf in flatten(tree)[0])
 
 
-def run_module(module: ModuleOp, name: str, leaves: list[Any], n_results: int) -> list[Any]:
-    """Execute function ``name`` on array leaves; always returns a list of results."""
-    from avalon.backends.interpreter import run
-
-    out = run(module, name, *[np.asarray(leaf) for leaf in leaves])
-    if n_results == 0:
-        return []
-    if n_results == 1:
-        return [out]
-    return list(out)
-
-
 @dataclass
 class _Compiled:
     traced: TracedFunction
-    n_results: int
+    run: Runner
 
 
 class JitFunction:
     """A function compiled per argument signature; call it like the original."""
 
-    def __init__(self, fn: Callable) -> None:
+    def __init__(self, fn: Callable, *, backend: str | None = None,
+                 debug_dir: str | os.PathLike[str] | None = None) -> None:
         self.fn = fn
+        self.backend = backend
+        self.debug_dir = debug_dir
         self._cache: dict[Any, _Compiled] = {}
         functools.update_wrapper(self, fn)
 
@@ -62,7 +55,10 @@ class JitFunction:
         entry = self._cache.get(key)
         if entry is None:
             traced = trace_function(self.fn, args, kwargs)
-            entry = _Compiled(traced, len(traced.func.type.results))
+            run = make_executable(traced.module, traced.func_name,
+                                  len(traced.func.type.results), backend=self.backend,
+                                  debug_dir=self.debug_dir)
+            entry = _Compiled(traced, run)
             self._cache[key] = entry
         return entry
 
@@ -71,8 +67,7 @@ class JitFunction:
             return self.fn(*args, **kwargs)
         entry = self._compile(args, kwargs)
         leaves = flatten((args, kwargs))[0]
-        outs = run_module(entry.traced.module, entry.traced.func_name, leaves, entry.n_results)
-        return unflatten(entry.traced.out_treedef, outs)
+        return unflatten(entry.traced.out_treedef, entry.run(leaves))
 
     def lower(self, *args: Any, **kwargs: Any) -> ModuleOp:
         """The tensor IR this function compiles for these arguments."""
@@ -83,8 +78,12 @@ class JitFunction:
         return len(self._cache)
 
 
-def jit(fn: Callable | None = None) -> Any:
-    """Compile ``fn`` per argument signature (usable as ``@jit`` or ``jit(fn)``)."""
+def jit(fn: Callable | None = None, *, backend: str | None = None,
+        debug_dir: str | os.PathLike[str] | None = None) -> Any:
+    """Compile ``fn`` per argument signature: ``jit(fn)``, ``@jit`` or
+    ``@jit(backend="interpreter", debug_dir="dumps")``. The back end defaults to native CPU
+    code (``$AVALON_BACKEND`` overrides); ``debug_dir`` (or ``$AVALON_DEBUG_DIR``) receives the
+    IR after every pass, the LLVM IR and the assembly of each compilation."""
     if fn is None:
-        return jit
-    return JitFunction(fn)
+        return functools.partial(jit, backend=backend, debug_dir=debug_dir)
+    return JitFunction(fn, backend=backend, debug_dir=debug_dir)

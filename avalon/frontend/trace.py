@@ -49,8 +49,7 @@ def leaf_type(leaf: Any) -> T.TensorType:
 
 
 def function_location(fn: Callable) -> Location:
-    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__call__", None), "__code__",
-                                                    None)
+    code = getattr(fn, "__code__", None) or getattr(type(fn).__call__, "__code__", None)
     if code is None:
         return UNKNOWN_LOC
     return FileLineColLoc(code.co_filename, code.co_firstlineno, 1)

@@ -297,7 +297,7 @@ class Tracer:
 
     # -- methods
     @property
-    def T(self) -> Tracer:  # noqa: N802 - numpy's name
+    def T(self) -> Tracer:
         return transpose(self)
 
     def transpose(self, *axes: Any) -> Tracer:
@@ -507,7 +507,7 @@ def floor_divide(a: Any, b: Any) -> Tracer:
         return unary("floor", binary("div", a, b, dt))
     q = binary("div", a, b, dt)  # truncating division
     r = binary("rem", a, b, dt)
-    x, y = _prepare([a, b], dt)
+    _, y = _prepare([a, b], dt)
     adjust = logical_and(compare("ne", r, 0), compare("ne", compare("lt", r, 0),
                                                       compare("lt", y, 0)))
     return where(adjust, q - 1, q)
@@ -861,7 +861,7 @@ def getitem(x: Tracer, key: Any) -> Tracer:
             limit.append(i + 1)
             stride.append(1)
             int_dims.append(d)
-        elif isinstance(k, Tracer) or isinstance(k, np.ndarray | list):
+        elif isinstance(k, Tracer | np.ndarray | list):
             if (isinstance(k, Tracer) and k.dtype == np.bool_) or (
                     not isinstance(k, Tracer) and np.asarray(k).dtype == np.bool_):
                 raise TracingError("boolean mask indexing has a data-dependent shape and "

@@ -477,10 +477,16 @@ class DenseElementsAttr(Attribute):
     def body_text(self) -> str:
         """The part inside ``dense<...>``."""
         a = self.array
-        if a.size > 0 and self.is_splat:
+        if a.size == 0:
+            return ""  # MLIR writes every zero-element constant as dense<>
+        if self.is_splat:
             return self._scalar_text(a.reshape(-1)[0])
         if a.size > self.HEX_THRESHOLD and self.type.element_type != bf16:
-            return '"0x' + a.tobytes().hex().upper() + '"'
+            if a.dtype == np.bool_:  # MLIR packs i1 data 8 elements per byte, LSB first
+                data = np.packbits(a.reshape(-1), bitorder="little").tobytes()
+            else:
+                data = a.tobytes()
+            return '"0x' + data.hex().upper() + '"'
         return self._nested_text(a)
 
     def _nested_text(self, a: np.ndarray) -> str:

@@ -1815,7 +1815,14 @@ def _dense_from_hex(p: Parser, text: str, t: ShapedType, offset: int) -> DenseEl
         arr = (raw.astype(np.uint32) << 16).view(np.float32)
         size = 2
     elif et == i1:
-        arr = np.frombuffer(data, dtype=np.uint8) != 0
+        # Upstream MLIR packs i1 data 8 per byte (LSB first); one 0x00/0xFF byte is a splat.
+        raw = np.frombuffer(data, dtype=np.uint8)
+        if len(data) == 1 and data[0] in (0, 0xFF):
+            return DenseElementsAttr(np.asarray(bool(data[0])), t)
+        if len(data) == (n + 7) // 8 and len(data) != n:
+            bits = np.unpackbits(raw, bitorder="little")[:n].astype(np.bool_)
+            return DenseElementsAttr(bits.reshape(t.shape), t)
+        arr = raw != 0  # one byte per element
         size = 1
     else:
         dtype = to_numpy_dtype(et).newbyteorder("<")

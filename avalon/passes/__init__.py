@@ -11,9 +11,13 @@ from avalon.passes import (  # noqa: F401
     canonicalize,
     cse,
     dce,
+    fuse_elementwise,
+    generalize,
+    hoist,
     inline,
     lower_to_loops,
     pipelines,
+    plan_memory,
     symbol_dce,
 )
 from avalon.passes.manager import (

@@ -161,7 +161,7 @@ def _plan_fusion(c: GenericOp, p: GenericOp, positions: list[int]
     all_maps = maps + c_maps[n_in_c:]
     shapes = [v.type.shape for v in (*inputs, *c.outputs)]
     try:
-        extents = generic_loop_extents(all_maps, shapes, c.num_loops)
+        extents = generic_loop_extents(all_maps, shapes, c.num_loops, len(c.outputs))
     except ShapeError:
         return None
     if extents != c.loop_extents():
@@ -308,7 +308,8 @@ class DropDeadInputs(RewritePattern):
             try:
                 ok = generic_loop_extents([maps[k] for k in trial],
                                           [op.operands[k].type.shape for k in trial],
-                                          op.num_loops) == extents
+                                          op.num_loops,
+                                          sum(1 for k in trial if k >= n_in)) == extents
             except ShapeError:
                 ok = False
             if ok:

@@ -27,6 +27,7 @@ from avalon.backends.interpreter.values import round_bf16
 from avalon.ir.attributes import DenseElementsAttr, UnitAttr
 from avalon.ir.core import Operation
 from avalon.ir.parser import parse_module, parse_type
+from avalon.ir.printer import print_op
 from avalon.ir.types import MemRefType, TensorType, to_numpy_dtype
 from avalon.ir.verifier import verify
 from avalon.passes import PassManager
@@ -142,6 +143,8 @@ def check(case: Case, pipeline: str) -> Operation:
     want = interpret(module, case.inputs)
     lowered = lower(module, pipeline)
     assert no_tensors(lowered)
+    text = print_op(lowered)
+    assert print_op(parse_module(text)) == text  # what avalon-opt prints parses back
     got, args = call_bufferized(lowered, "f", case.inputs)
     assert_close(want, got, case.rtol)
     for before, after in zip(case.inputs, args):  # nothing is donated: inputs stay intact

@@ -1734,7 +1734,7 @@ class GenericOp(TensorOp):
     def loop_extents(self) -> tuple[int, ...]:
         """Extent of each loop dimension (raises ShapeError if the maps do not fix them)."""
         shapes = [t.shape for t in self.operand_types]
-        return generic_loop_extents(self.maps, shapes, self.num_loops)
+        return generic_loop_extents(self.maps, shapes, self.num_loops, len(self.outputs))
 
     @classmethod
     def create_with_body(

@@ -272,19 +272,33 @@ def pool_shape(input_: Shape, window: Sequence[int], stride: Sequence[int],
 
 
 def generic_loop_extents(maps: Sequence[AffineMap], shapes: Sequence[Shape],
-                         num_loops: int) -> Shape:
-    """Loop extents of a structured op: each loop dimension takes the extent of an operand
-    dimension whose map result is exactly that loop dimension; all such extents agree."""
+                         num_loops: int, num_outputs: int = 0) -> Shape:
+    """Loop extents of a structured op whose operands are inputs then ``num_outputs`` outputs.
+
+    A loop dimension takes the extent of an operand dimension whose map result is exactly that
+    loop dimension. Outputs decide first (they define the iteration space in destination
+    style); an input read through a dimension an output already fixes only has to cover it
+    (a slice generalizes to such a read). Dimensions that only inputs index must agree.
+    """
     extents: list[int | None] = [None] * num_loops
     origin: list[str] = [""] * num_loops
-    for k, (m, shape) in enumerate(zip(maps, shapes)):
+    first_output = len(maps) - num_outputs
+    by_output = [False] * num_loops
+    order = [*range(first_output, len(maps)), *range(first_output)]
+    for k in order:
+        m, shape = maps[k], shapes[k]
+        is_output = k >= first_output
         for j, e in enumerate(m.results):
             if not isinstance(e, AffineDimExpr) or e.position >= num_loops:
                 continue
             d, n = e.position, shape[j]
             where = f"operand #{k} dimension {j}"
             if extents[d] is None:
-                extents[d], origin[d] = n, where
+                extents[d], origin[d], by_output[d] = n, where, is_output
+            elif by_output[d] and not is_output:
+                if n < extents[d]:  # type: ignore[operator]
+                    raise ShapeError(f"loop dimension d{d} has extent {extents[d]} "
+                                     f"({origin[d]}) but {where} has only {n} elements")
             elif extents[d] != n:
                 raise ShapeError(f"loop dimension d{d} has extent {extents[d]} ({origin[d]}) "
                                  f"but {n} ({where})")

@@ -341,7 +341,8 @@ GENERIC_CASES = [
     ("output indexing map #1",
      ([t23], [tensor((2,), f32)], [ID2, AffineMap(2, 0, (dim(0) + 1,))],
       ["parallel", "reduction"])),
-    ("loop dimension d1 has extent 3 (operand #0 dimension 1) but 4 (operand #1 dimension 1)",
+    ("loop dimension d1 has extent 4 (operand #1 dimension 1) but operand #0 dimension 1 has "
+     "only 3 elements",
      ([t23], [tensor((2, 4), f32)], [ID2, ID2], ["parallel", "parallel"])),
     ("loop dimension d1 is not an operand dimension in any indexing map",
      ([tensor((2,), f32)], [tensor((2,), f32)], [ROW, ROW], ["parallel", "reduction"])),
