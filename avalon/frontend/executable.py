@@ -6,11 +6,18 @@ the CPU backend; calls then go straight to machine code with the arrays' own buf
 interpreter path executes the tensor IR with numpy. ``AVALON_BACKEND=interpreter`` (or
 ``jit(..., backend="interpreter")``) selects the interpreter; ``AVALON_DEBUG_DIR=DIR`` (or
 ``debug_dir=``) writes the IR after every pass, the LLVM IR and the assembly into ``DIR``.
+
+The pipeline verifies the IR once, before code generation, rather than after each of its
+passes: the per-pass verifier took about half of the pass pipeline's time on a LeNet
+training step, and the passes are validated by the test suite. Debug dumps, and
+``AVALON_VERIFY_EACH=1``, turn verification after every pass back on, so a pass that leaves
+invalid IR is named.
 """
 
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +28,7 @@ from avalon.ir.core import Operation
 
 BACKENDS = ("cpu", "interpreter")
 BACKEND_ENV = "AVALON_BACKEND"
+VERIFY_EACH_ENV = "AVALON_VERIFY_EACH"
 
 Runner = Callable[[list[Any]], list[Any]]
 
@@ -34,6 +42,15 @@ def default_backend() -> str:
     if name not in BACKENDS:
         raise ValueError(f"{BACKEND_ENV}={name!r}: expected one of {', '.join(BACKENDS)}")
     return name
+
+
+def verify_each(debugging: bool) -> bool:
+    """Whether the pipeline verifies after every pass: ``$AVALON_VERIFY_EACH`` if set, else
+    only when dumping debug output."""
+    env = os.environ.get(VERIFY_EACH_ENV)
+    if env is not None and env.strip() != "":
+        return env.strip().lower() not in ("0", "false", "no", "off")
+    return debugging
 
 
 def _interpreter_runner(module: Operation, name: str, n_results: int) -> Runner:
@@ -51,20 +68,27 @@ def _interpreter_runner(module: Operation, name: str, n_results: int) -> Runner:
 
 
 def _native_runner(module: Operation, name: str, n_results: int,
-                   debug_dir: str | os.PathLike[str] | None) -> Runner:
+                   debug_dir: str | os.PathLike[str] | None,
+                   timings: dict[str, float]) -> Runner:
     from avalon.backends.cpu import compile_module, open_dump
     from avalon.passes.pipeline import parse_pipeline
 
+    start = time.perf_counter()
     lowered = module.clone()
     dump = open_dump(debug_dir, label=name)
     pm = parse_pipeline("cpu-pipeline")
+    pm.verify_each = verify_each(dump is not None)
     if dump is not None:
         dump.write("00-tensor.mlir", str(module))
         pm.enable_ir_printing(after_all=True, tree_dir=dump.path / "passes")
     pm.run(lowered)
     if dump is not None:
         dump.write("01-lowered.mlir", str(lowered))
-    fn = compile_module(lowered, debug_dir=dump).function(name)
+    timings["pipeline"] = time.perf_counter() - start
+    compiled = compile_module(lowered, debug_dir=dump)
+    timings.update(compiled.timings)
+    timings["cache_hit"] = float(compiled.from_cache)
+    fn = compiled.function(name)
 
     def run(leaves: list[Any]) -> list[Any]:
         out = fn(*[np.asarray(leaf, order="C") for leaf in leaves])  # keeps 0-d arrays 0-d
@@ -77,18 +101,23 @@ def _native_runner(module: Operation, name: str, n_results: int,
 
 def make_executable(module: Operation, name: str, n_results: int, *,
                     backend: str | None = None,
-                    debug_dir: str | os.PathLike[str] | None = None) -> Runner:
+                    debug_dir: str | os.PathLike[str] | None = None,
+                    timings: dict[str, float] | None = None) -> Runner:
     """A callable ``run(array_leaves) -> result_arrays`` for function ``name`` of ``module``.
 
     If native compilation fails (an op the pipeline cannot lower yet), a
-    :class:`CompilationWarning` says why and the interpreter runs the function.
+    :class:`CompilationWarning` says why and the interpreter runs the function. ``timings``
+    (a dict) receives the seconds spent per stage: ``pipeline``, then the CPU backend's
+    (see :attr:`avalon.backends.cpu.CompiledModule.timings`) and ``cache_hit`` (1.0 or 0.0).
     """
+    if timings is None:
+        timings = {}
     backend = backend or default_backend()
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if backend == "cpu":
         try:
-            return _native_runner(module, name, n_results, debug_dir)
+            return _native_runner(module, name, n_results, debug_dir, timings)
         except Exception as e:  # any lowering/codegen gap: keep the program running
             warnings.warn(f"@{name} could not be compiled to native code and runs in the "
                           f"interpreter: {type(e).__name__}: {str(e).splitlines()[0]}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,16 +49,23 @@ class JitFunction:
         self.backend = backend
         self.debug_dir = debug_dir
         self._cache: dict[Any, _Compiled] = {}
+        #: Seconds per stage of the most recent compilation: ``trace``, ``pipeline``, the
+        #: CPU backend's stages (``codegen``, ``optimize``, ``emit``, ``load``...) and
+        #: ``cache_hit`` (1.0 when the object code came from the disk cache).
+        self.timings: dict[str, float] = {}
         functools.update_wrapper(self, fn)
 
     def _compile(self, args: tuple, kwargs: dict) -> _Compiled:
         key = signature_key(args, kwargs)
         entry = self._cache.get(key)
         if entry is None:
+            start = time.perf_counter()
             traced = trace_function(self.fn, args, kwargs)
+            timings = {"trace": time.perf_counter() - start}
             run = make_executable(traced.module, traced.func_name,
                                   len(traced.func.type.results), backend=self.backend,
-                                  debug_dir=self.debug_dir)
+                                  debug_dir=self.debug_dir, timings=timings)
+            self.timings = timings
             entry = _Compiled(traced, run)
             self._cache[key] = entry
         return entry

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from avalon.ir.attributes import UNIT, DenseArrayAttr, StringAttr
@@ -95,15 +95,6 @@ class _AllOf:
 class _Group:
     elements: list[Any]
     anchor: Any = None
-
-
-@dataclass
-class _Analysis:
-    """What a format determines: which fields it prints and where types come from."""
-
-    operand_types: dict[str, Any] = field(default_factory=dict)
-    result_types: dict[str, Any] = field(default_factory=dict)
-    printed_attrs: set[str] = field(default_factory=set)
 
 
 _TOKEN_RE = re.compile(

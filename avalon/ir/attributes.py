@@ -412,9 +412,15 @@ class DenseResourceAttr(Attribute):
 
 
 class DenseElementsAttr(Attribute):
-    """Constant n-d data of a tensor or vector type, backed by a read-only numpy array."""
+    """Constant n-d data of a tensor or vector type, backed by a read-only numpy array.
 
-    __slots__ = ("_hash", "array", "type")
+    A splat (one value repeated) is held as a zero-stride broadcast view of that value, so a
+    ``tensor<16777216xf32>`` splat costs a few bytes, and comparing or hashing splats looks
+    at one element: the graph-level folders produce such splats whenever a scalar meets a
+    big tensor, and CSE compares them.
+    """
+
+    __slots__ = ("_hash", "_splat", "_uniform", "array", "type")
 
     HEX_THRESHOLD = 256  # larger constants print as a hex blob (exact and fast)
 
@@ -423,16 +429,29 @@ class DenseElementsAttr(Attribute):
             raise TypeError(f"dense elements need a static shaped type, not {type_}")
         dtype = to_numpy_dtype(type_.element_type)
         arr = np.asarray(array)
-        if arr.shape == () and type_.shape != ():
-            arr = np.full(type_.shape, arr, dtype=dtype)
+        self._splat: bool | None = None
+        #: Whether every element has the same bytes (None: not computed yet).
+        self._uniform: bool | None = None
+        if arr.size >= 1 and (arr.shape == () or not any(arr.strides)) and (
+                arr.shape == () or arr.shape == type_.shape):
+            # One value (a scalar, or a broadcast view of one): keep one element.
+            scalar = np.array(arr.reshape(-1)[:1], dtype=dtype)
+            if type_.element_type == bf16:
+                scalar = np.array([round_to_type(scalar[0], bf16)], dtype=np.float32)
+            scalar.flags.writeable = False
+            arr = np.broadcast_to(scalar.reshape(()), type_.shape)  # read-only view
+            self._uniform = True
+            if arr.size <= 1:
+                arr = np.array(arr, order="C")
+                arr.flags.writeable = False
         else:
             arr = arr.astype(dtype, copy=False)
-        if arr.shape != type_.shape:
-            raise ValueError(f"dense data of shape {arr.shape} does not match type {type_}")
-        if type_.element_type == bf16:
-            arr = np.vectorize(lambda v: round_to_type(v, bf16), otypes=[np.float32])(arr)
-        arr = np.array(arr, order="C")  # a copy we own (ascontiguousarray would make 0-d 1-d)
-        arr.flags.writeable = False
+            if arr.shape != type_.shape:
+                raise ValueError(f"dense data of shape {arr.shape} does not match type {type_}")
+            if type_.element_type == bf16:
+                arr = np.vectorize(lambda v: round_to_type(v, bf16), otypes=[np.float32])(arr)
+            arr = np.array(arr, order="C")  # a copy we own (ascontiguousarray: 0-d -> 1-d)
+            arr.flags.writeable = False
         self.array = arr
         self.type = type_
         self._hash: int | None = None
@@ -443,27 +462,52 @@ class DenseElementsAttr(Attribute):
 
     @property
     def is_splat(self) -> bool:
-        a = self.array
-        if a.size <= 1:
-            return True
-        flat = a.reshape(-1)
-        return bool(np.all(flat == flat[0])) and not (
-            a.dtype.kind == "f" and np.isnan(flat).any() and not np.isnan(flat).all()
-        )
+        if self._splat is None:
+            a = self.array
+            if a.size <= 1:
+                self._splat = True
+            elif self._is_uniform():  # all NaN (same payload) prints element-wise
+                self._splat = not (a.dtype.kind == "f" and bool(np.isnan(a.flat[0])))
+            else:
+                flat = a.reshape(-1)
+                self._splat = bool(np.all(flat == flat[0])) and not (
+                    a.dtype.kind == "f" and np.isnan(flat).any() and not np.isnan(flat).all()
+                )
+        return self._splat
+
+    def _is_uniform(self) -> bool:
+        """Every element has the same bytes (cheap for splats built from one value)."""
+        if self._uniform is None:
+            a = self.array
+            if a.size <= 1:
+                self._uniform = True
+            else:
+                bits = a.reshape(-1).view(f"u{a.dtype.itemsize}")
+                self._uniform = bool(np.all(bits == bits[0]))
+        return self._uniform
 
     def splat_value(self) -> int | float | bool:
         return self.array.reshape(-1)[0].item()
 
+    def _first_bytes(self) -> bytes:
+        return self.array.reshape(-1)[:1].tobytes()
+
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, DenseElementsAttr)
-            and other.type == self.type
-            and self.array.tobytes() == other.array.tobytes()
-        )
+        if self is other:
+            return True
+        if not isinstance(other, DenseElementsAttr) or other.type != self.type:
+            return False
+        if self.array.size > 1 and (self._uniform or other._uniform):
+            return (self._is_uniform() and other._is_uniform()
+                    and self._first_bytes() == other._first_bytes())
+        return self.array.tobytes() == other.array.tobytes()
 
     def __hash__(self) -> int:
         if self._hash is None:
-            self._hash = hash((self.type, self.array.tobytes()))
+            if self.array.size > 1 and self._is_uniform():
+                self._hash = hash((self.type, "uniform", self._first_bytes()))
+            else:
+                self._hash = hash((self.type, self.array.tobytes()))
         return self._hash
 
     def _scalar_text(self, v: Any) -> str:

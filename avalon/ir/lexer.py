@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-from avalon.ir.diagnostics import SOURCES, Diagnostic, DiagnosticError, Severity
+from avalon.ir.diagnostics import Diagnostic, DiagnosticError, Severity
 from avalon.ir.location import FileLineColLoc
 
 # Token kinds: the number of the capturing group in TOKEN_RE.
@@ -102,9 +102,6 @@ class Lexer:
         line, col = self.line_col(offset)
         loc = FileLineColLoc(self.filename, line, col)
         return DiagnosticError(Diagnostic(Severity.ERROR, message, loc))
-
-    def register(self) -> None:
-        SOURCES.add(self.filename, self.text)
 
 
 class SourceLoc(FileLineColLoc):

@@ -138,6 +138,7 @@ _VALUE = r"%(?:\d+|[A-Za-z$._\-][\w$.\-]*)"
 # "%x = name" / '%x = "name"': the header of most ops, consumed in one match.
 _HEADER_RE = re.compile(
     "(" + _VALUE + r')[ \t]*=[ \t]*(?:([A-Za-z_][\w$.]*)|("(?:[^"\\\n]|\\[^\n])*"))', re.ASCII)
+_USE_RE = re.compile(_VALUE + r"(?:#\d+)?", re.ASCII)
 # A generic op's operand list "(%a, %b#1)" in one match.
 _OPERANDS_RE = re.compile(
     r"\(\s*((?:" + _VALUE + r"(?:#\d+)?\s*,\s*)*" + _VALUE + r"(?:#\d+)?)?\s*\)", re.ASCII)
@@ -435,8 +436,11 @@ class Parser(OpAsmParser):
         return op
 
     def _parse_generic_op(self, nres: int) -> Operation:
-        name_start = self.tstart
-        name = self._string_value()
+        tok = self.tok
+        name_start = self.tend - len(tok)
+        name = tok[1:-1]
+        if "\\" in name:
+            name = self._string_value()
         cls = OP_REGISTRY.get(name)
         if cls is None and not self.allow_unregistered:
             raise self._error(f"unregistered operation '{name}'")
@@ -446,7 +450,7 @@ class Parser(OpAsmParser):
         if m is not None:
             inner = m.group(1)
             hint = m.start()
-            uses = [(u.strip(), hint) for u in inner.split(",")] if inner else []
+            uses = [(u, hint) for u in _USE_RE.findall(inner)] if inner else []
             signature = self._func_cache.get(m.group(2))
             if signature is None:
                 self._jump(m.start(2))
@@ -1741,7 +1745,6 @@ class Parser(OpAsmParser):
             ref = blocks[name] = _BlockRef(Block(), False, self.tstart)
         self._advance()
         return ref.block
-
 
 
 class _HexBits(int):

@@ -3,8 +3,9 @@
 
 Pad and concat write their destination with ``memory.fill`` and ``memory.copy`` into strided
 ``memory.subview``\\ s (``lower-to-loops`` later expands those into loops); gather and iota are
-loop nests. A constant is filled (splat), stored element by element (small) or stored in
-64-element ``vector.store`` chunks of a flat view (large).
+loop nests. A constant is filled (splat), stored element by element (small) or stored with
+one ``vector.store`` of the whole constant into a flat view (large; the CPU backend turns that
+into a ``memcpy`` from read-only data, so code size does not grow with the constant).
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from avalon.passes.lower_structured import LoweringContext, index_to
 
 #: Constants with at most this many elements are stored one scalar at a time.
 SCALAR_STORE_LIMIT = 16
-#: Elements per ``vector.store`` when materialising larger constants.
-CONSTANT_CHUNK = 64
 
 
 def _ints(op: Operation, name: str) -> tuple[int, ...]:
@@ -113,8 +112,5 @@ def materialize_constant(b: Builder, attr: DenseElementsAttr, dst: Value) -> Non
     flat_vals = arr.reshape(-1)
     n = flat_vals.size
     flat = lc.reshape_view(b, dst, (n,))
-    for start in range(0, n, CONSTANT_CHUNK):
-        chunk = flat_vals[start:start + CONSTANT_CHUNK]
-        vt = VectorType((chunk.size,), et)
-        value = lc.vector_const(b, DenseElementsAttr(chunk, vt))
-        b.create(vector.StoreOp, value, flat, indices=[lc.idx(b, start)])
+    value = lc.vector_const(b, DenseElementsAttr(flat_vals, VectorType((n,), et)))
+    b.create(vector.StoreOp, value, flat, indices=[lc.idx(b, 0)])

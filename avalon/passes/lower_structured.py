@@ -28,6 +28,7 @@ from avalon.ir.core import Operation, Value
 from avalon.ir.dialects import tensor
 from avalon.ir.types import FloatType, MemRefType, Type, f64, i64, index
 from avalon.passes import lower_common as lc
+from avalon.passes import lower_vector
 
 StructuredBody = Callable[[Builder, list[Value], list[Value | None]], list[Value]]
 
@@ -71,6 +72,9 @@ class Structured:
     outputs: list[Output]
     body: StructuredBody
     notes: list[str] = field(default_factory=list)
+    #: The body is a contraction whose summation order is unspecified (named matmul, conv):
+    #: vectorized nests may fuse ``a * b + c`` into one fused multiply-add.
+    contract: bool = False
 
 
 def _dims(m: AffineMap) -> set[int]:
@@ -145,6 +149,10 @@ def emit_structured(b: Builder, s: Structured) -> None:
     """Build the loop nest of ``s`` at ``b`` (see the module docstring for its shape)."""
     par = [d for d, it in enumerate(s.iterators) if it == "parallel"]
     red = [d for d, it in enumerate(s.iterators) if it == "reduction"]
+    if red:
+        p = lower_vector.plan(s)
+        if p is not None and lower_vector.emit_vectorized(b, s, p):
+            return
     inner = choose_innermost(s)
     widened = any(o.acc_type not in (None, o.element_type) for o in s.outputs)
     if red and inner is not None and inner in par and not widened:

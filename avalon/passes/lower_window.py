@@ -16,11 +16,27 @@ from __future__ import annotations
 
 import math
 
+from collections.abc import Sequence
+
+from avalon.ir.affine import (
+    AffineBinaryExpr,
+    AffineConstantExpr,
+    AffineDimExpr,
+    AffineExpr,
+    AffineMap,
+)
 from avalon.ir.builder import Builder
 from avalon.ir.core import Operation, Value
-from avalon.ir.types import f64
+from avalon.ir.types import MemRefType, f32, f64
 from avalon.passes import lower_common as lc
-from avalon.passes.lower_structured import LoweringContext, narrow_into
+from avalon.passes.lower_structured import (
+    Input,
+    LoweringContext,
+    Output,
+    Structured,
+    emit_structured,
+    narrow_into,
+)
 
 
 def _ints(op: Operation, name: str) -> tuple[int, ...]:
@@ -40,6 +56,9 @@ def lower_conv(ctx: LoweringContext, b: Builder, op: Operation, dsts: list[Value
     stride, dil = _ints(op, "stride"), _ints(op, "dilation")
     low, high = _ints(op, "padding_low"), _ints(op, "padding_high")
     groups = int(op.attributes["groups"].value)  # type: ignore[union-attr]
+    if groups == 1 and y_t.element_type in (f32, f64):
+        conv_structured(b, x, w, dsts[0], stride, dil, low, high)
+        return
     nsp = x_t.rank - 2
     size, kernel, out = x_t.shape[2:], w_t.shape[2:], y_t.shape[2:]
     o_total, cg = w_t.shape[0], w_t.shape[1]
@@ -118,6 +137,51 @@ def lower_conv(ctx: LoweringContext, b: Builder, op: Operation, dsts: list[Value
     lc.parallel_extents(b, [y_t.shape[0], o_total, *out[:last]], outer)
     if y is not dst:
         narrow_into(b, y, dst)
+
+
+def conv_structured(b: Builder, x: Value, w: Value, y: Value, stride: Sequence[int],
+                    dil: Sequence[int], low: Sequence[int], high: Sequence[int]) -> None:
+    """Convolution as a :class:`Structured` contraction over ``(n, o, out..., c, k...)``
+    (reductions in the order ``c, k...``), so it gets the register-blocked vector nest.
+    Padding is materialised first: a zero-filled copy of the input, which costs one pass
+    over it and lets every tap read without bounds checks."""
+    x_t: MemRefType = x.type  # type: ignore[assignment]
+    w_t: MemRefType = w.type  # type: ignore[assignment]
+    y_t: MemRefType = y.type  # type: ignore[assignment]
+    nsp = x_t.rank - 2
+    if any(low) or any(high):
+        padded = [n + lo + hi for n, lo, hi in zip(x_t.shape[2:], low, high)]
+        xp = lc.alloc(b, lc.memref_of([*x_t.shape[:2], *padded], x_t.element_type))
+        lc.fill(b, lc.const(b, 0, x_t.element_type), xp)
+        inner = lc.subview(b, xp, [0, 0, *low], list(x_t.shape), [1] * x_t.rank)
+        lc.copy(b, x, inner)
+        x = xp
+    n_dims = 2 + 2 * nsp + 1
+    sp = list(range(2, 2 + nsp))
+    c = 2 + nsp
+    ks = list(range(c + 1, n_dims))
+    taps: list[AffineExpr] = []
+    for j in range(nsp):
+        e: AffineExpr = AffineDimExpr(sp[j])
+        if stride[j] != 1:
+            e = AffineBinaryExpr("*", e, AffineConstantExpr(stride[j]))
+        k: AffineExpr = AffineDimExpr(ks[j])
+        if dil[j] != 1:
+            k = AffineBinaryExpr("*", k, AffineConstantExpr(dil[j]))
+        taps.append(AffineBinaryExpr("+", e, k))
+    x_map = AffineMap(n_dims, 0, (AffineDimExpr(0), AffineDimExpr(c), *taps))
+    w_map = AffineMap.from_dims(n_dims, [1, c, *ks])
+    y_map = AffineMap.from_dims(n_dims, [0, 1, *sp])
+    et = y_t.element_type
+    extents = (*y_t.shape, w_t.shape[1], *w_t.shape[2:])
+
+    def body(bb: Builder, ins: list[Value], accs: list[Value | None]) -> list[Value]:
+        return [lc.add(bb, accs[0], lc.mul(bb, ins[0], ins[1]))]  # type: ignore[arg-type]
+
+    s = Structured(extents, ["parallel"] * (2 + nsp) + ["reduction"] * (1 + nsp),
+                   [Input(x_map, buffer=x), Input(w_map, buffer=w)],
+                   [Output(y, y_map, init=lc.const(b, 0, et))], body, contract=True)
+    emit_structured(b, s)
 
 
 def lower_pool(ctx: LoweringContext, b: Builder, op: Operation, dsts: list[Value]) -> None:

@@ -170,7 +170,7 @@ def test_erase_requires_unused_results_and_drops_operand_uses():
     a = op("t.a", results=[f32])
     b = op("t.b", [a.result], [f32])
     blk = block_with(a, b)
-    with pytest.raises(ValueError, match="still used by t.b"):
+    with pytest.raises(ValueError, match=r"still used by t\.b"):
         a.erase()
     b.erase()
     assert not a.result.has_uses

@@ -31,8 +31,8 @@ from avalon.ir.attributes import (
     FloatAttr,
     IntegerAttr,
     OpaqueAttr,
-    StringAttr,
     StridedLayoutAttr,
+    StringAttr,
     SymbolRefAttr,
     TypeAttr,
 )
@@ -280,8 +280,10 @@ class Gen:
                 blk.append(op)
                 visible = visible + list(op.results)
             targets = blocks[1:]
-            if targets and self.draw(st.booleans()):
-                succ = self.draw(st.lists(st.sampled_from(targets), min_size=1, max_size=2))
+            # Blocks of multi-block regions end in a (possibly branching) terminator: upstream
+            # rejects empty blocks there.
+            if len(blocks) > 1 and (blk.is_empty or self.draw(st.booleans())):
+                succ = self.draw(st.lists(st.sampled_from(targets), max_size=2)) if targets else []
                 blk.append(UnregisteredOp("tb.br", self.operands(visible), [],
                                           self.draw(ATTR_DICTS), 0, succ, self.draw(LOCS)))
         return region

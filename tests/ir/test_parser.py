@@ -90,6 +90,25 @@ class ScopeOp(Op):
         return cls([], [], {}, [p.parse_region(args)], [], p.location)
 
 
+class ShadowOp(Op):
+    """Non-isolated op whose region arguments may reuse outer names (MLIR's name shadowing)."""
+
+    name = "tparse.shadow"
+    traits = (NoTerminator,)
+    body_region = SingleRegion()
+
+    def print_custom(self, p: OpAsmPrinter) -> None:  # pragma: no cover - parse-only test
+        p.print_region(self.regions[0])
+
+    @classmethod
+    def parse_custom(cls, p: OpAsmParser) -> Operation:
+        p.parse_punct("(")
+        arg = p.parse_argument()
+        p.parse_punct(")")
+        return cls([], [], {}, [p.parse_region([arg], enable_name_shadowing=True)], [],
+                   p.location)
+
+
 class EndOp(Op):
     name = "tparse.end"
     traits = (Terminator,)
@@ -353,7 +372,7 @@ def test_properties_are_parsed_into_attributes():
 
 
 def test_unregistered_ops_need_permission():
-    with pytest.raises(DiagnosticError, match="unregistered operation 'd.x'"):
+    with pytest.raises(DiagnosticError, match=r"unregistered operation 'd\.x'"):
         parse_module('"d.x"() : () -> ()', verify=False)
     assert isinstance(parse('"d.x"() : () -> ()').body.first_op, UnregisteredOp)
 
@@ -405,3 +424,30 @@ def test_parse_type_and_attribute_reject_trailing_text():
         parse_type("f32 f32")
     with pytest.raises(DiagnosticError, match="after attribute"):
         parse_attribute("1 2")
+
+
+def test_region_arguments_may_shadow_outer_names():
+    m = parse("""
+%x = "d.a"() : () -> i32
+tparse.shadow(%x: f32) {
+  "d.inner"(%x) : (f32) -> ()
+}
+"d.outer"(%x) : (i32) -> ()
+""")
+    a, shadow, outer = m.body.ops
+    entry = shadow.regions[0].blocks[0]
+    assert entry.first_op.operand(0) is entry.args[0]
+    assert outer.operand(0) is a.result
+    with pytest.raises(DiagnosticError, match="redefinition of SSA value '%x'"):
+        parse('%x = "d.a"() : () -> i32\n"d.r"() ({\n^bb0(%x: f32):\n}) : () -> ()')
+
+
+def test_crashing_verifier_still_gives_a_diagnostic(monkeypatch):
+    from avalon.ir import verifier
+
+    def broken(op):
+        raise KeyError("bug")
+
+    monkeypatch.setattr(verifier, "verify", broken)
+    with pytest.raises(DiagnosticError, match="internal error while verifying: KeyError"):
+        parse_module("module {\n}", "v.mlir")

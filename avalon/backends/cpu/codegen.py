@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import llvmlite.ir as ir
+import numpy as np
 
 from avalon.backends.cpu import lltypes as lt
 from avalon.backends.cpu.abi import (
@@ -50,6 +51,11 @@ TERMINATORS = frozenset({"func.return", "loop.yield", "loop.reduce", "loop.reduc
 C_RUNTIME = frozenset({"aligned_alloc", "malloc", "free", "memmove", "memcpy", "memset"})
 
 INT64_MAX = (1 << 63) - 1
+#: Non-splat vector constants of at least this many bytes live in read-only global data:
+#: a store of one becomes a ``memcpy`` and any other use a load. Inline, each would expand
+#: to a long run of immediate stores in one basic block, and LLVM's instruction schedulers
+#: are quadratic in the length of a block (a 25,000-element index table took 25 s).
+LARGE_CONSTANT_BYTES = 1024
 
 
 class CodegenError(DiagnosticError):
@@ -115,6 +121,7 @@ class ModuleLowering:
         self.functions: dict[str, ir.Function] = {}
         self.handlers = _handlers()
         self._c_names: set[str] = set()
+        self._constants: dict[tuple[str, bytes], ir.GlobalVariable] = {}
 
     def run(self) -> None:
         for region in self.module.regions:
@@ -185,6 +192,21 @@ class ModuleLowering:
         fn.attributes.add("nounwind")
         self._c_names.add(name)
         return fn
+
+    def constant_data(self, element_type: Type, data: bytes) -> ir.GlobalVariable:
+        """A private read-only global holding ``data`` (identical data share one global)."""
+        key = (str(element_type), data)
+        g = self._constants.get(key)
+        if g is None:
+            arr_t = ir.ArrayType(lt.I8, len(data))
+            g = ir.GlobalVariable(self.ir, arr_t, name=f"__avalon_const.{len(self._constants)}")
+            g.global_constant = True
+            g.linkage = "private"
+            g.unnamed_addr = True
+            g.align = 64
+            g.initializer = ir.Constant(arr_t, bytearray(data))
+            self._constants[key] = g
+        return g
 
     # -- packed entry points
     def _emit_packed(self, sig: FunctionSignature, fn: Operation) -> None:
@@ -425,6 +447,28 @@ class FunctionLowering:
 
 
 # ---------------------------------------------------------------------------- control flow
+
+
+def large_constant_bytes(v: Value) -> tuple[Type, bytes] | None:
+    """(element type, storage bytes) when ``v`` is a non-splat vector ``arith.constant`` of
+    at least :data:`LARGE_CONSTANT_BYTES` whose elements have an exact byte form."""
+    from avalon.ir.attributes import DenseElementsAttr
+    from avalon.ir.types import VectorType
+
+    op = v.op if isinstance(v, OpResult) else None
+    if op is None or op.name != "arith.constant" or not isinstance(v.type, VectorType):
+        return None
+    attr = op.attributes.get("value")
+    if not isinstance(attr, DenseElementsAttr) or attr.is_splat:
+        return None
+    et = v.type.element_type
+    try:
+        if v.type.num_elements * lt.storage_size(et) < LARGE_CONSTANT_BYTES:
+            return None
+    except lt.UnsupportedType:
+        return None
+    data = lt.storage_bytes(et, np.broadcast_to(attr.array, v.type.shape).reshape(-1))
+    return None if data is None else (et, data)
 
 
 def constant_int(v: Value) -> int | None:

@@ -101,7 +101,8 @@ class CompiledModule:
     def __init__(self, module: Operation, library: NativeLibrary,
                  signatures: dict[str, FunctionSignature], sites: list[ErrorSite], *,
                  key: str, opt_level: int, noalias: bool, from_cache: bool,
-                 debug: DebugDump | None, compile_seconds: float) -> None:
+                 debug: DebugDump | None, compile_seconds: float,
+                 timings: dict[str, float] | None = None) -> None:
         self.module = module
         self.library = library
         self.signatures = signatures
@@ -112,6 +113,9 @@ class CompiledModule:
         self.from_cache = from_cache
         self.debug_dir: Path | None = debug.path if debug is not None else None
         self.compile_seconds = compile_seconds
+        #: Seconds per stage: ``key`` (verify, print, hash), ``cache`` (lookup and store),
+        #: ``codegen``, ``optimize``, ``emit`` (absent on a cache hit) and ``load``.
+        self.timings: dict[str, float] = dict(timings or {})
         self._texts: dict[str, str] = {}
         self._functions: dict[str, CompiledFunction] = {}
 
@@ -179,11 +183,14 @@ class CompiledModule:
         return f"<CompiledModule ({origin}) functions={self.function_names}>"
 
 
-def _translate(module: Operation, opt_level: int, noalias: bool, *,
-               want_assembly: bool) -> tuple[str, str, str | None, bytes]:
-    """IR -> (LLVM IR, optimized LLVM IR, assembly or None, object code)."""
+def _translate(module: Operation, opt_level: int, noalias: bool, *, want_assembly: bool,
+               timings: dict[str, float] | None = None) -> tuple[str, str, str | None, bytes]:
+    """IR -> (LLVM IR, optimized LLVM IR, assembly or None, object code). ``timings``, when
+    given, receives the seconds spent in ``codegen``, ``optimize`` and ``emit``."""
     initialize_llvm()
+    clock = time.perf_counter
     with _LLVM_LOCK:
+        t0 = clock()
         tm = create_target_machine(opt_level)
         gen = generate_llvm(module, triple=host_target().triple,
                             data_layout=str(tm.target_data), noalias=noalias)
@@ -194,10 +201,15 @@ def _translate(module: Operation, opt_level: int, noalias: bool, *,
             raise CodegenError(Diagnostic(
                 Severity.ERROR, f"internal error: generated LLVM IR is invalid: {exc}",
                 module.location)) from None
+        t1 = clock()
         optimize(llmod, tm, opt_level)
         optimized = str(llmod)
+        t2 = clock()
         assembly = tm.emit_assembly(llmod) if want_assembly else None
         obj = tm.emit_object(llmod)
+        t3 = clock()
+    if timings is not None:
+        timings.update(codegen=t1 - t0, optimize=t2 - t1, emit=t3 - t2)
     return gen.llvm_ir, optimized, assembly, obj
 
 
@@ -215,7 +227,8 @@ def compile_module(module: Operation, *, opt_level: int = 3, cache: bool | Compi
     """
     if not 0 <= opt_level <= 3:
         raise ValueError(f"opt_level must be 0..3, got {opt_level}")
-    start = time.perf_counter()
+    clock = time.perf_counter
+    start = clock()
     verify(module)  # codegen relies on verified structure (types, terminators, dominance)
     host = host_target()
     text = _print_module(module)
@@ -228,26 +241,36 @@ def compile_module(module: Operation, *, opt_level: int = 3, cache: bool | Compi
     store = None if cache is False else (cache if isinstance(cache, CompileCache)
                                         else CompileCache())
     dump = open_dump(debug_dir, _module_label(module))
+    timings = {"key": clock() - start}
     if store is not None and dump is None:
+        t0 = clock()
         entry = store.load(key)
+        timings["cache"] = clock() - t0
         if entry is not None and entry.metadata.get("boundary") == boundary:
+            t0 = clock()
             library = NativeLibrary(entry.object_code)
+            timings["load"] = clock() - t0
             return CompiledModule(module, library, signatures, sites, key=key,
                                   opt_level=opt_level, noalias=noalias, from_cache=True,
-                                  debug=None, compile_seconds=time.perf_counter() - start)
+                                  debug=None, compile_seconds=clock() - start, timings=timings)
     if dump is not None:
         dump.write("input.mlir", _print_module_readable(module))
     llvm_ir, optimized, assembly, obj = _translate(module, opt_level, noalias,
-                                                   want_assembly=dump is not None)
+                                                   want_assembly=dump is not None,
+                                                   timings=timings)
     if store is not None:
+        t0 = clock()
         store.store(key, obj, {"boundary": boundary, "pipeline": pipeline,
                                "target": asdict(host), "avalon": avalon_version(),
                                "llvmlite": llvmlite.__version__})
+        timings["cache"] = timings.get("cache", 0.0) + clock() - t0
+    t0 = clock()
     library = NativeLibrary(obj)
-    elapsed = time.perf_counter() - start
+    timings["load"] = clock() - t0
+    elapsed = clock() - start
     compiled = CompiledModule(module, library, signatures, sites, key=key, opt_level=opt_level,
                               noalias=noalias, from_cache=False, debug=dump,
-                              compile_seconds=elapsed)
+                              compile_seconds=elapsed, timings=timings)
     compiled._set_texts(llvm_ir, optimized, assembly)
     if dump is not None:
         dump.write("llvm-unoptimized.ll", llvm_ir)
@@ -256,7 +279,7 @@ def compile_module(module: Operation, *, opt_level: int = 3, cache: bool | Compi
         dump.write("compile.json", json.dumps({
             "cache_key": key, "pipeline": pipeline, "target": asdict(host),
             "opt_level": opt_level, "noalias": noalias, "seconds": elapsed,
-            "functions": sorted(signatures),
+            "timings": timings, "functions": sorted(signatures),
             "errors": [asdict(s) for s in sites]}, indent=1))
     return compiled
 

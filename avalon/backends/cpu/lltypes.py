@@ -185,6 +185,26 @@ def constant_of(t: Type, values: Sequence) -> ir.Constant:
     return elems[0]
 
 
+def storage_bytes(t: Type, values: np.ndarray) -> bytes | None:
+    """The bytes of ``values`` laid out as buffer elements of scalar IR type ``t``
+    (little-endian, ``i1`` as one byte), or None where numpy has no exact representation
+    (``bf16``, odd integer widths)."""
+    if isinstance(t, IndexType):
+        code = "<i8"
+    elif isinstance(t, IntegerType):
+        if t.width == 1:
+            return np.asarray(values).astype(np.uint8).tobytes()
+        if t.width not in (8, 16, 32, 64):
+            return None
+        code = f"<i{t.width // 8}"
+    elif isinstance(t, FloatType) and t.name in ("f16", "f32", "f64"):
+        code = f"<f{t.width // 8}"
+    else:
+        return None
+    with np.errstate(over="ignore"):
+        return np.asarray(values).astype(code).tobytes()  # integers wrap like the IR's
+
+
 def mangle(t: ir.Type) -> str:
     """LLVM's overloaded-intrinsic suffix for type ``t``: ``f32``, ``v8f32``, ``i64``..."""
     if isinstance(t, ir.VectorType):

@@ -72,6 +72,12 @@ def _constant(ft: FunctionLowering, op: Operation) -> list[ir.Value]:
     if isinstance(attr, FloatAttr):
         return [lt.float_const(vt, attr.value)]
     if isinstance(attr, DenseElementsAttr):
+        from avalon.backends.cpu.codegen import large_constant_bytes
+
+        large = large_constant_bytes(op.results[0])
+        if large is not None:  # read from global data (stores of it become memcpy)
+            g = ft.ml.constant_data(*large)
+            return [lt.from_storage(ft.b, ft.b.load(g, typ=lt.storage_type(t), align=64), t)]
         shape = t.shape if isinstance(t, ShapedType) else ()
         values = np.broadcast_to(attr.array, shape).reshape(-1)
         return [lt.constant_of(t, list(values))]

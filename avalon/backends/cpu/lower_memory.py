@@ -283,6 +283,16 @@ def _vstore(ft: FunctionLowering, op: Operation) -> list[ir.Value]:
     vt = op.operands[0].type
     value, base, *indices = (ft.value(v) for v in op.operands)
     addr = element_address(ft, base, t, indices)
+    from avalon.backends.cpu.codegen import large_constant_bytes
+
+    large = large_constant_bytes(op.operands[0])
+    if large is not None:  # a big constant: copy it from global data
+        memcpy = ft.ml.intrinsic("llvm.memcpy", lt.VOID, [lt.PTR, lt.PTR, lt.I64, lt.I1],
+                                 [lt.PTR, lt.PTR, lt.I64])
+        src = ft.ml.constant_data(*large)
+        ft.b.call(memcpy, [addr, src, lt.int_const(lt.I64, len(large[1])),
+                           lt.int_const(lt.I1, 0)])
+        return []
     ft.b.store(lt.to_storage(ft.b, value, vt), addr, align=_align(t))
     return []
 

@@ -120,3 +120,55 @@ def test_unsupported_ir_gives_located_errors(source: str, message: str) -> None:
 def test_opt_level_is_checked() -> None:
     with pytest.raises(ValueError, match="opt_level"):
         compile_module(parse_module(ELEMENTWISE), opt_level=4)
+
+
+LARGE_CONSTANT = """
+func.func @big(%y: memref<{n}x{t}> {{avalon.out}}, %z: memref<{n}x{t}> {{avalon.out}}) {{
+  %c0 = arith.constant 0 : index
+  %k = arith.constant {dense} : vector<{n}x{t}>
+  vector.store %k, %y[%c0] : memref<{n}x{t}>, vector<{n}x{t}>
+  %s = {combine} %k, %k : vector<{n}x{t}>
+  vector.store %s, %z[%c0] : memref<{n}x{t}>, vector<{n}x{t}>
+  func.return
+}}
+"""
+
+
+def _dense_text(values: np.ndarray, t: str) -> str:
+    if t == "i1":
+        items = ["true" if v else "false" for v in values]
+    elif t.startswith(("f", "bf")):
+        items = [repr(float(v)) for v in values]
+    else:
+        items = [str(int(v)) for v in values]
+    return f"dense<[{', '.join(items)}]>"
+
+
+@pytest.mark.parametrize("t,combine", [
+    ("f32", "arith.addf"), ("f64", "arith.mulf"), ("f16", "arith.addf"), ("i64", "arith.addi"),
+    ("i32", "arith.muli"), ("i8", "arith.addi"), ("i1", "arith.xori"), ("index", "arith.addi"),
+])
+def test_large_vector_constants_are_global_data(t: str, combine: str) -> None:
+    """A big constant is copied from read-only data (a store becomes a memcpy, other uses a
+    load), so code size and LLVM's scheduling time do not grow with it; values are exact."""
+    from _cpu_testlib import same
+
+    from avalon.backends.interpreter import run
+
+    n = 1100  # at least LARGE_CONSTANT_BYTES for one-byte elements
+    rng = np.random.default_rng(0)
+    if t == "i1":
+        values = rng.integers(0, 2, n).astype(bool)
+    elif t.startswith(("f", "bf")):
+        values = np.round(rng.normal(size=n), 2)
+    else:
+        values = rng.integers(-100, 100, n)
+    source = LARGE_CONSTANT.format(n=n, t=t, dense=_dense_text(values, t), combine=combine)
+    compiled = compile_module(parse_module(source), cache=False)
+    globals_ = re.findall(r'@"__avalon_const\.\d+" = private unnamed_addr constant',
+                          compiled.llvm_ir)
+    assert len(globals_) == 1 and "call void @\"llvm.memcpy" in compiled.llvm_ir
+    y, z = compiled.function("big")()
+    ry, rz = np.zeros_like(y), np.zeros_like(z)
+    run(parse_module(source), "big", ry, rz)  # the interpreter fills the buffers in place
+    assert same(y, ry) and same(z, rz) and not same(y, np.zeros_like(y))
