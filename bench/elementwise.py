@@ -53,7 +53,7 @@ def main() -> None:
     y = np.empty_like(x)
     t1, t2 = np.empty_like(x), np.empty_like(x)
 
-    jitted = avalon.jit(chain)
+    jitted = avalon.jit(chain, backend="cpu")
     with warnings.catch_warnings():
         warnings.simplefilter("error", CompilationWarning)  # benchmark native code only
         t0 = time.perf_counter()

@@ -63,6 +63,18 @@ class Output:
 
 
 @dataclass
+class Skip:
+    """A hint that reduction dimension ``red`` contributes nothing outside ``bounds(b, i)``
+    (``(lo, hi)`` index values) at the point ``i`` of parallel dimension ``par``, e.g. the
+    kernel taps of a convolution that read known-zero padding. A nest may skip those
+    points or compute them: the result is the same."""
+
+    red: int
+    par: int
+    bounds: Callable[[Builder, Value], tuple[Value, Value]]
+
+
+@dataclass
 class Structured:
     """A loop nest: ``body(b, input values, current output values) -> new output values``."""
 
@@ -75,6 +87,7 @@ class Structured:
     #: The body is a contraction whose summation order is unspecified (named matmul, conv):
     #: vectorized nests may fuse ``a * b + c`` into one fused multiply-add.
     contract: bool = False
+    skips: list[Skip] = field(default_factory=list)
 
 
 def _dims(m: AffineMap) -> set[int]:

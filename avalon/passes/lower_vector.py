@@ -54,10 +54,15 @@ if TYPE_CHECKING:
 #: Bytes of one SIMD register the nests are written for (AVX/AVX2: 256 bits). Wider
 #: machines run them as they are; narrower ones split each vector op.
 VECTOR_BYTES = 32
-#: Accumulator vectors per tile: 16 AVX registers, minus room for loaded operands.
+#: Vector registers of the target (AVX2: 16 ``ymm``); a tile's accumulators, the vectors it
+#: loads per reduction point and one broadcast must fit, or LLVM spills accumulators.
+REGISTERS = 16
+#: Accumulator vectors per tile at most.
 MAX_ACCUMULATORS = 12
 #: Widest tile along the vector dimension, in vectors.
 MAX_VECTORS = 4
+#: Bytes of the vector operands one reduction block streams (about half a Zen 3 L2).
+BLOCK_BYTES = 192 * 1024
 #: An input is packed only if each of its elements is used at least this many times.
 MIN_PACK_REUSE = 4
 
@@ -257,6 +262,17 @@ class Plan:
     mr: int
     nr: int
     pack: list[int] = field(default_factory=list)
+    #: inputs vector-loaded once per tile column (not per row): their vectors stay live
+    shared: int = 0
+
+    def rows_for(self, nr: int, n_out: int, rows_total: int) -> int:
+        """Rows of a tile ``nr`` vectors wide: as many as the registers hold."""
+        return rows_for(nr, n_out, self.shared, rows_total)
+
+
+def rows_for(nr: int, n_out: int, shared: int, rows_total: int) -> int:
+    room = min(MAX_ACCUMULATORS, REGISTERS - 1 - shared * nr) // (nr * n_out)
+    return min(rows_total, room)
 
 
 def _lane_chunks(extent: int, lanes: int) -> list[int]:
@@ -328,18 +344,19 @@ def plan(s: Structured) -> Plan | None:
                                      s.extents[d]))
     n_out = len(s.outputs)
     n_vec = len(_lane_chunks(s.extents[j], lanes))
-    budget = MAX_ACCUMULATORS // n_out
-    if budget < 1:
-        return None
+    shared = sum(r is None or not _uses(i.map, r) for i in vec_inputs)  # loaded once per vector
     best_tile: tuple[float, int, int] | None = None
-    for nr in range(1, min(n_vec, MAX_VECTORS, budget) + 1):
-        mr = min(s.extents[r] if r is not None else 1, budget // nr)
+    for nr in range(1, min(n_vec, MAX_VECTORS) + 1):
+        mr = rows_for(nr, n_out, shared, s.extents[r] if r is not None else 1)
+        if mr < 1:
+            continue
         score = (mr * nr) / (mr + nr)
         if best_tile is None or score >= best_tile[0]:
             best_tile = (score, mr, nr)
-    assert best_tile is not None
+    if best_tile is None:
+        return None
     _, mr, nr = best_tile
-    return Plan(j, r, lanes, mr, nr, pack)
+    return Plan(j, r, lanes, mr, nr, pack, shared)
 
 
 def _in_bounds(m: AffineMap, shape: Sequence[int], extents: Sequence[int]) -> bool:
@@ -377,6 +394,10 @@ def _index(b: Builder, m: AffineMap, ivs: dict[int, Value]) -> list[Value]:
     return [lc.affine_value(b, e, dims) for e in m.results]  # type: ignore[arg-type]
 
 
+def _as_value(b: Builder, v: Value | int) -> Value:
+    return v if isinstance(v, Value) else lc.idx(b, v)
+
+
 def _vload(b: Builder, buf: Value, idx: list[Value], width: int) -> Value:
     et = buf.type.element_type  # type: ignore[attr-defined]
     return lc.scalar(b, "vector.load", [buf, *idx], VectorType((width,), et))
@@ -400,9 +421,6 @@ def _insert(b: Builder, x: Value, v: Value, lane: int) -> Value:
 def emit_vectorized(b: Builder, s: Structured, p: Plan) -> bool:
     """Build the register-blocked nest of ``s`` at ``b`` following ``p``; False (and nothing
     built) when the body cannot be replayed on vectors."""
-    import os
-    if os.environ.get("AVALON_VEC_DEBUG"):
-        print("PLAN", s.extents, s.iterators, p)
     body = BodyTemplate(s)
     if not body.ok:
         body.discard()
@@ -416,33 +434,86 @@ def emit_vectorized(b: Builder, s: Structured, p: Plan) -> bool:
     red = [d for d, it in enumerate(s.iterators) if it == "reduction"]
     outer = [d for d in par if d not in (p.j, p.r)]
     rows_total = s.extents[p.r] if p.r is not None else 1
-    chunks = _lane_chunks(s.extents[p.j], p.lanes)
-    # column variants: (first column, widths of the tile's vectors, number of tiles)
-    full = len(chunks) // p.nr
-    col_variants = []
-    if full and all(w == p.lanes for w in chunks[:full * p.nr]):
-        col_variants.append((0, [p.lanes] * p.nr, full))
-        rest = chunks[full * p.nr:]
+    variants = _variants(s, p, rows_total)
+    tiles = math.prod(s.extents[d] for d in outer) * sum(n_r * n_c for _, _, n_r, _, _, n_c
+                                                          in variants)
+    kc = _block(s, p, inputs, red, tiles)
+    e0 = s.extents[red[0]]
+
+    def emit_all(bb: Builder, lo: Value | int, hi: Value | int, first: bool) -> None:
+        for row0, mr, n_rows, col0, widths, n_cols in variants:
+            _emit_tile_nest(bb, s, p, body, inputs, outer, red, row0, mr, n_rows, col0,
+                            widths, n_cols, (lo, hi), first)
+
+    if kc is None:
+        emit_all(b, 0, e0, True)
     else:
-        full, rest = 0, chunks
-    if rest:
-        col_variants.append((full * p.nr * p.lanes, rest, 1))
-    row_variants = [(0, p.mr, rows_total // p.mr)]
-    if rows_total % p.mr:
-        row_variants.append((rows_total - rows_total % p.mr, rows_total % p.mr, 1))
-    for row0, mr, n_rows in row_variants:
-        if n_rows == 0:
-            continue
-        for col0, widths, n_cols in col_variants:
-            _emit_tile_nest(b, s, p, body, inputs, outer, red, row0, mr, n_rows, col0,
-                            widths, n_cols)
+        emit_all(b, 0, kc, True)
+
+        def chunk(cb: Builder, t: Value, carried: list[Value]) -> list[Value]:
+            lo = lc.imul(cb, t, kc)
+            hi = lc.binary(cb, "arith.minsi", lc.iadd(cb, lo, kc), lc.idx(cb, e0))
+            emit_all(cb, lo, hi, False)
+            return []
+
+        lc.for_loop(b, 1, -(-e0 // kc), [], chunk)
     body.discard()
     return True
 
 
+def _variants(s: Structured, p: Plan, rows_total: int) -> list[tuple]:
+    """The tile shapes covering the iteration space: ``(first row, rows per tile, row
+    tiles, first column, vector widths, column tiles)``. Full tiles of ``nr`` vectors, then
+    the remaining vectors (the last one maybe shorter) with as many rows as fit."""
+    chunks = _lane_chunks(s.extents[p.j], p.lanes)
+    full = len(chunks) // p.nr
+    if full and chunks[full * p.nr - 1] != p.lanes:
+        full -= 1
+    cols = []
+    if full:
+        cols.append((0, [p.lanes] * p.nr, full))
+    rest = chunks[full * p.nr:]
+    if rest:
+        cols.append((full * p.nr * p.lanes, rest, 1))
+    out = []
+    for col0, widths, n_cols in cols:
+        mr = max(p.rows_for(len(widths), len(s.outputs), rows_total), 1)
+        mr = -(-rows_total // -(-rows_total // mr))  # balanced: 50 rows as 5 x 10, not 4 x 12 + 2
+        out.append((0, mr, rows_total // mr, col0, widths, n_cols))
+        if rows_total % mr:
+            out.append((rows_total - rows_total % mr, rows_total % mr, 1, col0, widths,
+                        n_cols))
+    return [v for v in out if v[2]]
+
+
+def _block(s: Structured, p: Plan, inputs: list, red: list[int], tiles: int) -> int | None:
+    """Chunk length of the outermost reduction dimension (None: no blocking). The vector
+    operands that every tile streams through are cut into slices of about
+    :data:`BLOCK_BYTES`, and all tiles run over one slice (partial sums wait in the output
+    buffer, exactly) before the next: the slice stays in cache instead of being read from
+    memory once per tile."""
+    if tiles < 2:
+        return None
+    d0 = red[0]
+    per_index = 0
+    for inp in inputs:
+        if inp.buffer is not None and _uses(inp.map, p.j) and _uses(inp.map, d0):
+            t: MemRefType = inp.buffer.type
+            per_index += math.prod(t.shape) * _byte_width(t.element_type) // s.extents[d0]
+    if per_index == 0:
+        return None
+    kc = max(BLOCK_BYTES // per_index, 1)
+    return kc if kc < s.extents[d0] else None
+
+
 def _emit_tile_nest(b: Builder, s: Structured, p: Plan, body: BodyTemplate, inputs: list,
                     outer: list[int], red: list[int], row0: int, mr: int, n_rows: int,
-                    col0: int, widths: list[int], n_cols: int) -> None:
+                    col0: int, widths: list[int], n_cols: int,
+                    red0: tuple[Value | int, Value | int], first: bool) -> None:
+    """One tile shape's nest: a ``loop.parallel`` over the outer dimensions and tile
+    indices, the accumulators' start values, the reduction loops (the outermost over
+    ``red0``) and the stores. ``first``: the accumulators start from the outputs' initial
+    values; otherwise from the partial sums in the output buffers."""
     offsets = [sum(widths[:c]) for c in range(len(widths))]
     tile_cols = sum(widths)
     bounds: list[tuple[Value | int, Value | int]] = [(0, s.extents[d]) for d in outer]
@@ -513,6 +584,19 @@ def _emit_tile_nest(b: Builder, s: Structured, p: Plan, body: BodyTemplate, inpu
                 v = splat(lb, v, widths[c], bcache)
             return v
 
+        # reduction ranges: the whole extent, narrowed by the skip hints of outer dimensions
+        ranges: dict[int, tuple[Value | int, Value | int]] = {
+            d: (0, s.extents[d]) for d in red}
+        ranges[red[0]] = red0
+        for sk in s.skips:
+            if sk.par in ivs and sk.red in ranges:
+                lo, hi = sk.bounds(bb, ivs[sk.par])
+                old_lo, old_hi = ranges[sk.red]
+                if not (isinstance(old_lo, int) and old_lo == 0):
+                    lo = lc.binary(bb, "arith.maxsi", lo, _as_value(bb, old_lo))
+                hi = lc.binary(bb, "arith.minsi", hi, _as_value(bb, old_hi))
+                ranges[sk.red] = (lo, hi)
+
         # accumulators: (output, row, vector) in that order
         acc_keys = [(o, i, c) for o in range(len(s.outputs)) for i in range(mr)
                     for c in range(len(widths))]
@@ -531,7 +615,7 @@ def _emit_tile_nest(b: Builder, s: Structured, p: Plan, body: BodyTemplate, inpu
         for o, i, c in acc_keys:
             out = s.outputs[o]
             w = widths[c]
-            if out.init is not None:
+            if first and out.init is not None:
                 starts.append(splat(bb, out.init, w, cache))
                 continue
             idx, contig = out_access(bb, o, i, c)
@@ -563,7 +647,8 @@ def _emit_tile_nest(b: Builder, s: Structured, p: Plan, body: BodyTemplate, inpu
             def step(ib: Builder, iv: Value, vals: list[Value]) -> list[Value]:
                 return level_body(ib, lvl + 1, rivs | {red[lvl]: iv}, vals)
 
-            return lc.for_loop(lb, 0, s.extents[red[lvl]], carried, step)
+            lo, hi = ranges[red[lvl]]
+            return lc.for_loop(lb, lo, hi, carried, step)
 
         final = level_body(bb, 0, {}, starts)
         for (o, i, c), v in zip(acc_keys, final):

@@ -15,7 +15,6 @@ only along padded dimensions.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Sequence
 
 from avalon.ir.affine import (
@@ -25,14 +24,17 @@ from avalon.ir.affine import (
     AffineExpr,
     AffineMap,
 )
+from avalon.ir.attributes import DenseElementsAttr
 from avalon.ir.builder import Builder
 from avalon.ir.core import Operation, Value
+from avalon.ir.dialects import tensor
 from avalon.ir.types import MemRefType, f32, f64
 from avalon.passes import lower_common as lc
 from avalon.passes.lower_structured import (
     Input,
     LoweringContext,
     Output,
+    Skip,
     Structured,
     emit_structured,
     narrow_into,
@@ -57,7 +59,8 @@ def lower_conv(ctx: LoweringContext, b: Builder, op: Operation, dsts: list[Value
     low, high = _ints(op, "padding_low"), _ints(op, "padding_high")
     groups = int(op.attributes["groups"].value)  # type: ignore[union-attr]
     if groups == 1 and y_t.element_type in (f32, f64):
-        conv_structured(b, x, w, dsts[0], stride, dil, low, high)
+        zlo, zhi = known_zero_border(op.operands[0])
+        conv_structured(b, x, w, dsts[0], stride, dil, low, high, zlo[2:], zhi[2:])
         return
     nsp = x_t.rank - 2
     size, kernel, out = x_t.shape[2:], w_t.shape[2:], y_t.shape[2:]
@@ -139,16 +142,55 @@ def lower_conv(ctx: LoweringContext, b: Builder, op: Operation, dsts: list[Value
         narrow_into(b, y, dst)
 
 
+def known_zero_border(v: Value) -> tuple[list[int], list[int]]:
+    """How many leading and trailing elements of each dimension of tensor ``v`` are known
+    to be zero: ``v`` is a ``tensor.pad`` with a zero padding value (what the gradient of a
+    convolution pads its incoming gradient with)."""
+    t = v.type
+    rank = t.rank  # type: ignore[attr-defined]
+    zero = ([0] * rank, [0] * rank)
+    pad = getattr(v, "op", None)
+    if not isinstance(pad, tensor.PadOp):
+        return zero
+    value = getattr(pad.padding_value, "op", None)
+    attr = value.attributes.get("value") if isinstance(value, tensor.ConstantOp) else None
+    if not isinstance(attr, DenseElementsAttr) or not attr.is_splat \
+            or attr.splat_value() != 0:
+        return zero
+    return [int(n) for n in pad.low.values], [int(n) for n in pad.high.values]
+
+
+def _tap_bounds(p: Value, b: Builder, k: int, s: int, d: int, first: int, last: int
+                ) -> tuple[Value, Value]:
+    """The taps ``t`` in ``[0, k)`` whose input position ``p*s + t*d`` lies in
+    ``[first, last]``, as ``(lo, hi)``."""
+    base = lc.imul(b, p, s)
+    lo = lc.binary(b, "arith.ceildivsi", lc.binary(b, "arith.subi", lc.idx(b, first), base),
+                   lc.idx(b, d))
+    hi = lc.iadd(b, lc.binary(b, "arith.floordivsi",
+                              lc.binary(b, "arith.subi", lc.idx(b, last), base),
+                              lc.idx(b, d)), 1)
+    lo = lc.binary(b, "arith.maxsi", lo, lc.idx(b, 0))
+    hi = lc.binary(b, "arith.minsi", hi, lc.idx(b, k))
+    return lo, hi
+
+
 def conv_structured(b: Builder, x: Value, w: Value, y: Value, stride: Sequence[int],
-                    dil: Sequence[int], low: Sequence[int], high: Sequence[int]) -> None:
+                    dil: Sequence[int], low: Sequence[int], high: Sequence[int],
+                    zero_low: Sequence[int] = (), zero_high: Sequence[int] = ()) -> None:
     """Convolution as a :class:`Structured` contraction over ``(n, o, out..., c, k...)``
     (reductions in the order ``c, k...``), so it gets the register-blocked vector nest.
     Padding is materialised first: a zero-filled copy of the input, which costs one pass
-    over it and lets every tap read without bounds checks."""
+    over it and lets every tap read without bounds checks. Kernel taps that can only read
+    zeros (the padding, or the ``zero_low``/``zero_high`` border the input is known to
+    have) are skipped along every spatial dimension the nest does not vectorize: they
+    would add ``x * 0``, which is 0 for every finite weight."""
     x_t: MemRefType = x.type  # type: ignore[assignment]
     w_t: MemRefType = w.type  # type: ignore[assignment]
     y_t: MemRefType = y.type  # type: ignore[assignment]
     nsp = x_t.rank - 2
+    zlo = [lo + (zero_low[j] if j < len(zero_low) else 0) for j, lo in enumerate(low)]
+    zhi = [hi + (zero_high[j] if j < len(zero_high) else 0) for j, hi in enumerate(high)]
     if any(low) or any(high):
         padded = [n + lo + hi for n, lo, hi in zip(x_t.shape[2:], low, high)]
         xp = lc.alloc(b, lc.memref_of([*x_t.shape[:2], *padded], x_t.element_type))
@@ -178,9 +220,18 @@ def conv_structured(b: Builder, x: Value, w: Value, y: Value, stride: Sequence[i
     def body(bb: Builder, ins: list[Value], accs: list[Value | None]) -> list[Value]:
         return [lc.add(bb, accs[0], lc.mul(bb, ins[0], ins[1]))]  # type: ignore[arg-type]
 
+    skips = []
+    for j in range(nsp):
+        size = x.type.shape[2 + j]  # type: ignore[attr-defined]
+        first, last = zlo[j], size - 1 - zhi[j]
+        if first == 0 and last == size - 1:
+            continue
+        skips.append(Skip(ks[j], sp[j], lambda bb, p, j=j, first=first, last=last: _tap_bounds(
+            p, bb, w_t.shape[2 + j], stride[j], dil[j], first, last)))
     s = Structured(extents, ["parallel"] * (2 + nsp) + ["reduction"] * (1 + nsp),
                    [Input(x_map, buffer=x), Input(w_map, buffer=w)],
-                   [Output(y, y_map, init=lc.const(b, 0, et))], body, contract=True)
+                   [Output(y, y_map, init=lc.const(b, 0, et))], body, contract=True,
+                   skips=skips)
     emit_structured(b, s)
 
 

@@ -59,7 +59,7 @@ def native_and_interpreted(fn: Callable, *args: Any) -> tuple[Any, Any]:
     really compile (a CompilationWarning fails the test)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", CompilationWarning)
-        native = avalon.jit(fn)(*args)
+        native = avalon.jit(fn, backend="cpu")(*args)
     reference = avalon.jit(fn, backend="interpreter")(*args)
     return native, reference
 
@@ -304,7 +304,7 @@ def test_large_constant_is_stored_once_from_read_only_data() -> None:
     x = np.ones((100, 300), np.float32)
     native, reference = native_and_interpreted(f, x)
     assert_same(native, reference)
-    lowered = avalon.jit(f).lower(x).clone()
+    lowered = avalon.jit(f, backend="cpu").lower(x).clone()
     parse_pipeline("cpu-pipeline").run(lowered)
     stores = [op for op in lowered.walk_ops() if op.name == "vector.store"]
     assert len(stores) == 1 and stores[0].operands[0].type.shape == (30000,)
@@ -335,7 +335,7 @@ def _check_dump(root: Path) -> None:
 
 
 def test_debug_dir_argument_dumps_every_stage(tmp_path: Path) -> None:
-    fn = avalon.jit(lambda x: np.tanh(x) * 2.0 + 1.0, debug_dir=tmp_path)
+    fn = avalon.jit(lambda x: np.tanh(x) * 2.0 + 1.0, backend="cpu", debug_dir=tmp_path)
     x = np.linspace(-1, 1, 8)
     np.testing.assert_allclose(fn(x), np.tanh(x) * 2 + 1, rtol=1e-14)
     _check_dump(tmp_path)
@@ -343,6 +343,7 @@ def test_debug_dir_argument_dumps_every_stage(tmp_path: Path) -> None:
 
 def test_debug_env_var_dumps_every_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AVALON_DEBUG_DIR", str(tmp_path))
+    monkeypatch.setenv("AVALON_BACKEND", "cpu")
     fn = avalon.jit(lambda x: np.tanh(x).sum(axis=0))
     np.testing.assert_allclose(fn(np.ones((3, 2))), np.tanh(np.ones((3, 2))).sum(axis=0))
     _check_dump(tmp_path)
@@ -385,7 +386,7 @@ def test_corrupt_cache_entry_is_survived(damage: str, tmp_path: Path,
 
     x = np.linspace(0, 1, 5)
     expected = np.exp(x) - x * 3.0
-    np.testing.assert_allclose(avalon.jit(f)(x), expected, rtol=1e-15)
+    np.testing.assert_allclose(avalon.jit(f, backend="cpu")(x), expected, rtol=1e-15)
     [obj] = _entries(tmp_path)
     meta = obj.with_suffix(".json")
     if damage == "object":
@@ -397,11 +398,11 @@ def test_corrupt_cache_entry_is_survived(damage: str, tmp_path: Path,
     CACHE_STATS.reset()
     with warnings.catch_warnings():
         warnings.simplefilter("error", CompilationWarning)
-        fresh = avalon.jit(f)
+        fresh = avalon.jit(f, backend="cpu")
         np.testing.assert_allclose(fresh(x), expected, rtol=1e-15)
     assert CACHE_STATS.corrupt == 1 and CACHE_STATS.stores == 1
     assert fresh.timings["cache_hit"] == 0.0
-    again = avalon.jit(f)  # the entry was rewritten whole: the next compile hits it
+    again = avalon.jit(f, backend="cpu")  # the entry was rewritten whole: the next compile hits it
     np.testing.assert_allclose(again(x), expected, rtol=1e-15)
     assert again.timings["cache_hit"] == 1.0 and CACHE_STATS.hits == 1
 
@@ -411,12 +412,13 @@ def test_corrupt_cache_entry_is_survived_by_a_fresh_process(tmp_path: Path) -> N
         import warnings, numpy as np, avalon
         from avalon.frontend.executable import CompilationWarning
         warnings.simplefilter("error", CompilationWarning)
-        f = avalon.jit(lambda x: np.sin(x) * x)
+        f = avalon.jit(lambda x: np.sin(x) * x, backend="cpu")
         out = f(np.arange(4.0))
         assert np.allclose(out, np.sin(np.arange(4.0)) * np.arange(4.0))
         print(int(f.timings["cache_hit"]))
     """)
     env = dict(os.environ, AVALON_CACHE_DIR=str(tmp_path))
+    env.pop("AVALON_DEBUG_DIR", None)
 
     def run() -> str:
         done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
@@ -438,7 +440,7 @@ def test_corrupt_cache_entry_is_survived_by_a_fresh_process(tmp_path: Path) -> N
 def _compiled_main(fn: Callable, *args: Any) -> Any:
     """The public compiled-function API for what ``jit`` compiles: lower the traced IR with
     ``cpu-pipeline`` and compile it with the CPU backend."""
-    module = avalon.jit(fn).lower(*args).clone()
+    module = avalon.jit(fn, backend="cpu").lower(*args).clone()
     parse_pipeline("cpu-pipeline").run(module)
     return module, compile_module(module).function("main")
 

@@ -61,23 +61,27 @@ def blobs(n=120, seed=0):
 def counters(monkeypatch):
     """Counts compiled executions (jit) and separately-run gradient programs (grad)."""
     calls = {"jit": 0, "grad": 0, "traces": 0}
-    run_jit, run_grad = jit_module.run_module, grad_module.run_module
+    make_jit, make_grad = jit_module.make_executable, grad_module.make_executable
     trace = jit_module.trace_function
 
-    def count_jit(*a, **k):
-        calls["jit"] += 1
-        return run_jit(*a, **k)
+    def counting(make, key):
+        def make_counted(*a, **k):
+            run = make(*a, **k)
 
-    def count_grad(*a, **k):
-        calls["grad"] += 1
-        return run_grad(*a, **k)
+            def counted(leaves):
+                calls[key] += 1
+                return run(leaves)
+
+            return counted
+
+        return make_counted
 
     def count_trace(*a, **k):
         calls["traces"] += 1
         return trace(*a, **k)
 
-    monkeypatch.setattr(jit_module, "run_module", count_jit)
-    monkeypatch.setattr(grad_module, "run_module", count_grad)
+    monkeypatch.setattr(jit_module, "make_executable", counting(make_jit, "jit"))
+    monkeypatch.setattr(grad_module, "make_executable", counting(make_grad, "grad"))
     monkeypatch.setattr(jit_module, "trace_function", count_trace)
     return calls
 

@@ -9,7 +9,7 @@
 // CANON: builtin.module(canonicalize,func.func(cse))
 
 // Named pipelines (here one registered by a plugin) expand in place.
-// RUN: avalon-opt %s --load-pass-plugin=%S/plugins/test_passes.py \
+// RUN: avalon-opt %s --load-pass-plugin=%S/plugins/failing_passes.py \
 // RUN:   --pass-pipeline='builtin.module(test-cleanup,symbol-dce)' --dump-pass-pipeline \
 // RUN:   -o /dev/null 2>&1 | filecheck %s --check-prefix=NAMED
 // NAMED: builtin.module(canonicalize,cse,symbol-dce)

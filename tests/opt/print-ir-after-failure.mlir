@@ -1,5 +1,5 @@
 // --print-ir-after-failure shows the IR a failing pass left behind, and only that.
-// RUN: not avalon-opt %s --load-pass-plugin=%S/plugins/test_passes.py \
+// RUN: not avalon-opt %s --load-pass-plugin=%S/plugins/failing_passes.py \
 // RUN:   --pass-pipeline='builtin.module(canonicalize,func.func(test-fail))' \
 // RUN:   --print-ir-after-failure 2>&1 | filecheck %s
 // CHECK-NOT:  IR Dump After Canonicalize

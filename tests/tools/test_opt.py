@@ -22,7 +22,7 @@ from avalon.tools.graph import function_graphs, safe_filename
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "docs" / name for name in ("avalon-opt.md", "ir-dumping.md", "pass-authoring.md")]
 EXAMPLE_PLUGIN = ROOT / "examples" / "plugins" / "my_passes.py"
-TEST_PLUGIN = ROOT / "tests" / "opt" / "plugins" / "test_passes.py"
+TEST_PLUGIN = ROOT / "tests" / "opt" / "plugins" / "failing_passes.py"
 
 SIMPLE = """func.func @f(%x: i32) -> i32 {
   %c = arith.constant 2 : i32
