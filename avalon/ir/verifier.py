@@ -47,6 +47,8 @@ class RegionDominance:
         self.region = region
         self._pre: dict[Block, int] = {}
         self._post: dict[Block, int] = {}
+        self.idom: dict[Block, Block] = {}
+        self.children: dict[Block, list[Block]] = {}
         if not blocks:
             return
         entry = blocks[0]
@@ -111,6 +113,8 @@ class RegionDominance:
             walk.append((block, True))
             walk.extend((c, False) for c in children[block])
         self.idom = idom
+        #: Dominator-tree children of each reachable block, entry first (CSE walks this).
+        self.children = children
 
     def is_reachable(self, block: Block) -> bool:
         return block in self._pre

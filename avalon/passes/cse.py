@@ -21,6 +21,7 @@ from avalon.ir.traits import (
     Terminator,
     memory_effects,
 )
+from avalon.ir.verifier import RegionDominance
 from avalon.passes.pass_base import Pass
 from avalon.passes.registry import register_pass
 from avalon.passes.rewrite import is_trivially_dead
@@ -101,58 +102,7 @@ class _OpKey:
 # ------------------------------------------------------------------------------ dominance
 def dominator_children(region: Region) -> dict[Block, list[Block]]:
     """The dominator tree of a region's reachable blocks, as children lists (entry first)."""
-    blocks = region.blocks
-    if not blocks:
-        return {}
-    entry = blocks[0]
-    order: list[Block] = []  # reverse post-order
-    seen = {entry}
-    stack: list[tuple[Block, int]] = [(entry, 0)]
-    post: list[Block] = []
-    while stack:
-        b, i = stack.pop()
-        succs = b.successors
-        if i < len(succs):
-            stack.append((b, i + 1))
-            s = succs[i]
-            if s not in seen and s.parent is region:
-                seen.add(s)
-                stack.append((s, 0))
-        else:
-            post.append(b)
-    order = list(reversed(post))
-    index = {b: i for i, b in enumerate(order)}
-    preds: dict[Block, list[Block]] = {b: [] for b in order}
-    for b in order:
-        for s in b.successors:
-            if s in preds:
-                preds[s].append(b)
-    idom: dict[Block, Block] = {entry: entry}
-    changed = True
-    while changed:
-        changed = False
-        for b in order[1:]:
-            new = None
-            for p in preds[b]:
-                if p not in idom:
-                    continue
-                if new is None:
-                    new = p
-                    continue
-                x, y = p, new
-                while x is not y:
-                    while index[x] > index[y]:
-                        x = idom[x]
-                    while index[y] > index[x]:
-                        y = idom[y]
-                new = x
-            if new is not None and idom.get(b) is not new:
-                idom[b] = new
-                changed = True
-    children: dict[Block, list[Block]] = {b: [] for b in order}
-    for b in order[1:]:
-        children[idom[b]].append(b)
-    return children
+    return RegionDominance(region).children
 
 
 # ----------------------------------------------------------------------------------- driver
