@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,38 @@ _libc = ctypes.CDLL(None)
 _free = _libc.free
 _free.argtypes = [ctypes.c_void_p]
 _free.restype = None
+
+#: glibc ``mallopt`` parameter numbers (``malloc.h``) and the values set by
+#: :func:`keep_freed_memory`: blocks up to 32 MiB (glibc's maximum) come from the heap, and
+#: up to 256 MiB of free memory at its top stays mapped.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD = 32 << 20
+_TRIM_THRESHOLD = 256 << 20
+KEEP_MEMORY_ENV = "AVALON_KEEP_FREED_MEMORY"
+
+
+def keep_freed_memory() -> bool:
+    """Tune glibc's malloc so that memory freed by compiled code is reused, not unmapped.
+
+    Compiled functions allocate their temporary buffers on every call (a LeNet train step:
+    about 23 MB). With glibc's defaults those blocks are mmapped or trimmed from the heap
+    when freed, so every call faults in and zeroes the same pages again, which cost a
+    quarter of the step's time. Fixed thresholds keep them in the heap for the next call.
+    Returns whether the settings were applied: not on other C libraries, nor with
+    ``AVALON_KEEP_FREED_MEMORY=0``.
+    """
+    if os.environ.get(KEEP_MEMORY_ENV, "1") == "0":
+        return False
+    mallopt = getattr(_libc, "mallopt", None)
+    if mallopt is None:
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+
+
+keep_freed_memory()
 
 
 class NativeError(RuntimeError):
