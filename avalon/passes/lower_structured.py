@@ -15,6 +15,9 @@ it, so loop ordering and load placement are decided in one place:
   interpreter folds a ``tensor.generic``.
 * **Load placement.** Every input is loaded in the outermost loop where all the dimensions its
   map uses are bound (``A[m, k]`` is loaded once per ``k``, not once per ``n``).
+* **Vector nests.** A nest with reductions is first offered to ``lower_vector``, which
+  writes it as register-blocked SIMD tiles (same per-element order, so the same results);
+  the loop orders above are the scalar nest it falls back to.
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ class Skip:
     red: int
     par: int
     bounds: Callable[[Builder, Value], tuple[Value, Value]]
+    #: the share of the points of ``red`` that are kept, averaged over ``par``
+    fraction: float = 1.0
 
 
 @dataclass
@@ -456,8 +461,9 @@ def lower_reduce(ctx: LoweringContext, b: Builder, op: Operation, dsts: list[Val
 
 
 def lower_matmul(ctx: LoweringContext, b: Builder, op: Operation, dsts: list[Value]) -> None:
-    """``tensor.matmul``: loops ``batch..., m, k, n`` with ``n`` innermost, accumulating in
-    the zero-initialised output (16-bit floats accumulate in an f32 temporary)."""
+    """``tensor.matmul``: a contraction over ``(batch..., m, n, k)`` into the zero-initialised
+    output: the register-blocked vector nest, or (16-bit floats, which accumulate in an f32
+    temporary) loops ``batch..., m, k, n`` with ``n`` innermost."""
     rt = op.results[0].type
     et = rt.element_type
     nb = rt.rank - 2

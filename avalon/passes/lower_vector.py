@@ -16,8 +16,15 @@ that has reduction dimensions:
 * an input that varies along ``j`` is loaded with ``vector.load`` where it is contiguous along
   ``j``; if it is not but is reused across other dimensions (the transposed weight of
   ``x @ W.T``), it is first **packed**, copied once into a buffer in which ``j`` is
-  innermost; inputs that do not vary along ``j`` are loaded as scalars and broadcast, once
-  per row.
+  innermost, and otherwise **gathered** lane by lane (the lanes are still independent
+  accumulation chains, which a scalar reduction is not); inputs that do not vary along ``j``
+  are loaded as scalars and broadcast, once per row;
+* tiles run in the original order of the dimensions they block (``loop.parallel``), and
+  when the vector operands of a tile would not stay in cache the outermost reduction is
+  **blocked**: all tiles run over one chunk of it before the next, partial sums waiting in
+  the output buffer (exact: the same additions in the same order);
+* ``Skip`` hints of the nest (kernel taps reading known zeros) narrow reduction loops along
+  dimensions outside the tile.
 
 The scalar body is built once in a scratch block and replayed lane-wise with vector types,
 so every body the structured emitter accepts works unchanged when its ops are
@@ -45,7 +52,7 @@ from avalon.ir.affine import (
 from avalon.ir.attributes import DenseArrayAttr
 from avalon.ir.builder import Builder
 from avalon.ir.core import Block, Operation, Value
-from avalon.ir.types import FloatType, IntegerType, MemRefType, Type, VectorType, i1, i64
+from avalon.ir.types import FloatType, IntegerType, MemRefType, Type, VectorType, i64
 from avalon.passes import lower_common as lc
 
 if TYPE_CHECKING:
@@ -63,6 +70,8 @@ MAX_ACCUMULATORS = 12
 MAX_VECTORS = 4
 #: Bytes of the vector operands one reduction block streams (about half a Zen 3 L2).
 BLOCK_BYTES = 192 * 1024
+#: Relative cost factor of an input gathered element by element into vectors.
+GATHER_PENALTY = 0.5
 #: An input is packed only if each of its elements is used at least this many times.
 MIN_PACK_REUSE = 4
 
@@ -122,8 +131,12 @@ def _dims(m: AffineMap) -> set[int]:
 
 
 def _byte_width(t: Type) -> int | None:
-    if isinstance(t, FloatType | IntegerType) and t != i1:
-        return max(t.width // 8, 1)
+    """Bytes per element of the types the vector nests handle: f32, f64 and 8- to 64-bit
+    integers (16-bit floats compute through f32 and accumulate wider: scalar nests)."""
+    if isinstance(t, FloatType) and t.name in ("f32", "f64"):
+        return t.width // 8
+    if isinstance(t, IntegerType) and t.width in (8, 16, 32, 64):
+        return t.width // 8
     return None
 
 
@@ -168,17 +181,20 @@ class BodyTemplate:
                 return False
             if not all(_is_scalar(v.type) for v in (*op.operands, *op.results)):
                 return False
-        return all(_is_scalar(v.type) for v in self.results)
+        return all(v.type == o.element_type for v, o in zip(self.results, s.outputs))
 
     def _fusable(self) -> set[Operation]:
         """``arith.mulf`` ops whose only use is an ``arith.addf`` of the body: fused into
         ``vector.fma`` at that addition."""
         out = set()
+        adds: set[Operation] = set()  # one fused product per addition (a*b + c*d: one fma)
         for op in self.ops:
             if op.name == "arith.mulf" and op.results[0].has_one_use:
                 user = op.results[0].users[0]
-                if user.name == "arith.addf" and user.parent is self.block:
+                if user.name == "arith.addf" and user.parent is self.block \
+                        and user not in adds:
                     out.add(op)
+                    adds.add(user)
         return out
 
     def discard(self) -> None:
@@ -271,7 +287,9 @@ class Plan:
 
 
 def rows_for(nr: int, n_out: int, shared: int, rows_total: int) -> int:
-    room = min(MAX_ACCUMULATORS, REGISTERS - 1 - shared * nr) // (nr * n_out)
+    """Rows of a tile ``nr`` vectors wide: its accumulators, the ``shared`` inputs' vectors
+    and two temporaries (a broadcast, an address) fit in the registers."""
+    room = min(MAX_ACCUMULATORS, REGISTERS - 2 - shared * nr) // (nr * n_out)
     return min(rows_total, room)
 
 
@@ -279,10 +297,13 @@ def _lane_chunks(extent: int, lanes: int) -> list[int]:
     return [lanes] * (extent // lanes) + ([extent % lanes] if extent % lanes else [])
 
 
-def _candidate(s: Structured, j: int, lanes: int) -> tuple[float, list[int]] | None:
-    """Score of vectorizing along ``j`` (higher is better) and the inputs to pack, or None
-    when some input varying along ``j`` can be neither vector-loaded nor packed."""
+def _candidate(s: Structured, j: int, lanes: int) -> tuple[float, list[int]]:
+    """Score of vectorizing along ``j`` (higher is better) and the inputs to pack. An input
+    that varies along ``j`` is vector-loaded where it is contiguous, packed where it is
+    reused enough to pay for the copy, and otherwise gathered lane by lane (which still
+    beats the scalar nest: its lanes are independent accumulation chains)."""
     pack = []
+    util = 1.0
     for k, inp in enumerate(s.inputs):
         if inp.buffer is None or not _uses(inp.map, j):
             continue
@@ -290,11 +311,12 @@ def _candidate(s: Structured, j: int, lanes: int) -> tuple[float, list[int]] | N
             continue
         used = _dims(inp.map)
         reuse = math.prod(s.extents[d] for d in range(len(s.extents)) if d not in used)
-        if not _packable(inp.map, j) or reuse < MIN_PACK_REUSE:
-            return None
-        pack.append(k)
+        if _packable(inp.map, j) and reuse >= MIN_PACK_REUSE:
+            pack.append(k)
+        else:
+            util *= GATHER_PENALTY
     n = s.extents[j]
-    util = n / (lanes * len(_lane_chunks(n, lanes)))
+    util *= n / (lanes * len(_lane_chunks(n, lanes)))
     if not all(contiguous(o.buffer.type, o.map, j) for o in s.outputs):  # type: ignore
         util *= 0.85
     if pack:
@@ -325,38 +347,49 @@ def plan(s: Structured) -> Plan | None:
         if not all(isinstance(e, AffineDimExpr) for e in o.map.results):
             return None
     lanes = max(VECTOR_BYTES // max(widths), 1)  # type: ignore[type-var]
-    best: tuple[float, int, list[int]] | None = None
+    best: tuple[float, int, int | None, list[int]] | None = None
     for j in par:
         if s.extents[j] < 2:
             continue
         c = _candidate(s, j, lanes)
-        if c is not None and (best is None or c[0] > best[0]):
-            best = (c[0], j, c[1])
+        r = _row_dimension(s, j, par)
+        score = c[0]
+        for sk in s.skips:  # points a skip hint cannot remove (its dimension is in a tile)
+            if sk.par in (j, r):
+                score *= sk.fraction
+        if best is None or score > best[0]:
+            best = (score, j, r, c[1])
     if best is None:
         return None
-    _, j, pack = best
-    # The row dimension: reuse the vector operands across rows.
+    _, j, r, pack = best
     vec_inputs = [inp for inp in s.inputs if inp.buffer is not None and _uses(inp.map, j)]
-    rows = [d for d in par if d != j and s.extents[d] > 1]
-    r = None
-    if rows:
-        r = max(rows, key=lambda d: (sum(not _uses(i.map, d) for i in vec_inputs),
-                                     s.extents[d]))
     n_out = len(s.outputs)
     n_vec = len(_lane_chunks(s.extents[j], lanes))
     shared = sum(r is None or not _uses(i.map, r) for i in vec_inputs)  # loaded once per vector
-    best_tile: tuple[float, int, int] | None = None
+    best_tile: tuple[tuple[float, int], int, int] | None = None
     for nr in range(1, min(n_vec, MAX_VECTORS) + 1):
         mr = rows_for(nr, n_out, shared, s.extents[r] if r is not None else 1)
         if mr < 1:
             continue
-        score = (mr * nr) / (mr + nr)
-        if best_tile is None or score >= best_tile[0]:
-            best_tile = (score, mr, nr)
+        score = (mr * nr) / (mr + nr)  # multiply-adds per loaded operand
+        if best_tile is None or (score, mr * nr) > best_tile[0]:
+            best_tile = ((score, mr * nr), mr, nr)
     if best_tile is None:
         return None
     _, mr, nr = best_tile
     return Plan(j, r, lanes, mr, nr, pack, shared)
+
+
+def _row_dimension(s: Structured, j: int, par: list[int]) -> int | None:
+    """The parallel dimension to block rows over: the one the most vector operands do not
+    use (each loaded vector serves every row), then one no skip hint needs, the largest."""
+    vec_inputs = [inp for inp in s.inputs if inp.buffer is not None and _uses(inp.map, j)]
+    rows = [d for d in par if d != j and s.extents[d] > 1]
+    if not rows:
+        return None
+    skipped = {sk.par for sk in s.skips}
+    return max(rows, key=lambda d: (sum(not _uses(i.map, d) for i in vec_inputs),
+                                    d not in skipped, s.extents[d]))
 
 
 def _in_bounds(m: AffineMap, shape: Sequence[int], extents: Sequence[int]) -> bool:
@@ -403,6 +436,21 @@ def _vload(b: Builder, buf: Value, idx: list[Value], width: int) -> Value:
     return lc.scalar(b, "vector.load", [buf, *idx], VectorType((width,), et))
 
 
+def _gather(b: Builder, buf: Value, m: AffineMap, at: dict[int, Value], j: int,
+            width: int) -> Value:
+    """A vector of the ``width`` elements read through ``m`` at consecutive values of
+    dimension ``j`` (from ``at[j]``), one scalar load each."""
+    v: Value | None = None
+    for lane in range(width):
+        point = dict(at)
+        point[j] = lc.iadd(b, at[j], lane)
+        x = lc.load(b, buf, _index(b, m, point))
+        v = lc.scalar(b, "vector.broadcast", [x], VectorType((width,), x.type)) \
+            if v is None else _insert(b, x, v, lane)
+    assert v is not None
+    return v
+
+
 def _vstore(b: Builder, v: Value, buf: Value, idx: list[Value]) -> None:
     b.insert(Operation.create("vector.store", [v, buf, *idx], []))
 
@@ -440,7 +488,7 @@ def emit_vectorized(b: Builder, s: Structured, p: Plan) -> bool:
     kc = _block(s, p, inputs, red, tiles)
     e0 = s.extents[red[0]]
 
-    def emit_all(bb: Builder, lo: Value | int, hi: Value | int, first: bool) -> None:
+    def emit_all(bb: Builder, lo: Value | int, hi: Value | int, first: bool | Value) -> None:
         for row0, mr, n_rows, col0, widths, n_cols in variants:
             _emit_tile_nest(bb, s, p, body, inputs, outer, red, row0, mr, n_rows, col0,
                             widths, n_cols, (lo, hi), first)
@@ -448,15 +496,13 @@ def emit_vectorized(b: Builder, s: Structured, p: Plan) -> bool:
     if kc is None:
         emit_all(b, 0, e0, True)
     else:
-        emit_all(b, 0, kc, True)
-
         def chunk(cb: Builder, t: Value, carried: list[Value]) -> list[Value]:
             lo = lc.imul(cb, t, kc)
             hi = lc.binary(cb, "arith.minsi", lc.iadd(cb, lo, kc), lc.idx(cb, e0))
-            emit_all(cb, lo, hi, False)
+            emit_all(cb, lo, hi, lc.cmpi(cb, "eq", t, lc.idx(cb, 0)))
             return []
 
-        lc.for_loop(b, 1, -(-e0 // kc), [], chunk)
+        lc.for_loop(b, 0, -(-e0 // kc), [], chunk)
     body.discard()
     return True
 
@@ -509,31 +555,39 @@ def _block(s: Structured, p: Plan, inputs: list, red: list[int], tiles: int) -> 
 def _emit_tile_nest(b: Builder, s: Structured, p: Plan, body: BodyTemplate, inputs: list,
                     outer: list[int], red: list[int], row0: int, mr: int, n_rows: int,
                     col0: int, widths: list[int], n_cols: int,
-                    red0: tuple[Value | int, Value | int], first: bool) -> None:
+                    red0: tuple[Value | int, Value | int], first: bool | Value) -> None:
     """One tile shape's nest: a ``loop.parallel`` over the outer dimensions and tile
     indices, the accumulators' start values, the reduction loops (the outermost over
     ``red0``) and the stores. ``first``: the accumulators start from the outputs' initial
-    values; otherwise from the partial sums in the output buffers."""
+    values; False: from the partial sums in the output buffers; an ``i1`` value: chosen
+    at run time (the first of several reduction chunks)."""
     offsets = [sum(widths[:c]) for c in range(len(widths))]
     tile_cols = sum(widths)
-    bounds: list[tuple[Value | int, Value | int]] = [(0, s.extents[d]) for d in outer]
-    if n_rows > 1:
-        bounds.append((0, n_rows))
-    if n_cols > 1:
-        bounds.append((0, n_cols))
+    # One loop per outer dimension and per tiled dimension with more than one tile, in the
+    # original dimension order (which keeps each input's working set together).
+    order: list[tuple[str, int]] = []
+    for d in range(len(s.extents)):
+        if d in outer:
+            order.append(("outer", d))
+        elif d == p.r and n_rows > 1:
+            order.append(("rows", d))
+        elif d == p.j and n_cols > 1:
+            order.append(("cols", d))
+    sizes = {"outer": None, "rows": n_rows, "cols": n_cols}
+    bounds: list[tuple[Value | int, Value | int]] = [
+        (0, s.extents[d] if kind == "outer" else sizes[kind]) for kind, d in order]
 
     def nest(bb: Builder, ivs_list: list[Value]) -> None:
-        ivs: dict[int, Value] = dict(zip(outer, ivs_list))
-        pos = len(outer)
-        if n_rows > 1:
-            r_base = lc.iadd(bb, lc.imul(bb, ivs_list[pos], mr), row0)
-            pos += 1
-        else:
-            r_base = lc.idx(bb, row0)
-        if n_cols > 1:
-            j_base = lc.iadd(bb, lc.imul(bb, ivs_list[pos], tile_cols), col0)
-        else:
-            j_base = lc.idx(bb, col0)
+        ivs: dict[int, Value] = {}
+        r_base: Value = lc.idx(bb, row0)
+        j_base: Value = lc.idx(bb, col0)
+        for (kind, d), iv in zip(order, ivs_list):
+            if kind == "outer":
+                ivs[d] = iv
+            elif kind == "rows":
+                r_base = lc.iadd(bb, lc.imul(bb, iv, mr), row0)
+            else:
+                j_base = lc.iadd(bb, lc.imul(bb, iv, tile_cols), col0)
         row_iv = [lc.iadd(bb, r_base, i) for i in range(mr)] if p.r is not None else [None]
         col_iv = [lc.iadd(bb, j_base, off) for off in offsets]
         cache: dict = {}
@@ -569,11 +623,14 @@ def _emit_tile_nest(b: Builder, s: Structured, p: Plan, body: BodyTemplate, inpu
                         if kk in values[k]:
                             continue
                         at = point(i, c) | rivs
-                        idx = _index(lb, inp.map, at)
-                        if vector:
-                            values[k][kk] = _vload(lb, inp.buffer, idx, widths[c])
+                        if not vector:
+                            values[k][kk] = lc.load(lb, inp.buffer, _index(lb, inp.map, at))
+                        elif contiguous(inp.buffer.type, inp.map, p.j):
+                            values[k][kk] = _vload(lb, inp.buffer, _index(lb, inp.map, at),
+                                                   widths[c])
                         else:
-                            values[k][kk] = lc.load(lb, inp.buffer, idx)
+                            values[k][kk] = _gather(lb, inp.buffer, inp.map, at, p.j,
+                                                    widths[c])
                 # scalars are broadcast per width where they are used (see splat)
 
         def input_vec(lb: Builder, k: int, i: int, c: int, bcache: dict) -> Value | None:
@@ -615,18 +672,22 @@ def _emit_tile_nest(b: Builder, s: Structured, p: Plan, body: BodyTemplate, inpu
         for o, i, c in acc_keys:
             out = s.outputs[o]
             w = widths[c]
-            if first and out.init is not None:
+            if first is True and out.init is not None:
                 starts.append(splat(bb, out.init, w, cache))
                 continue
             idx, contig = out_access(bb, o, i, c)
             if contig:
-                starts.append(_vload(bb, out.buffer, idx, w))
+                v = _vload(bb, out.buffer, idx, w)
             else:
                 v = splat(bb, lc.const(bb, 0, out.element_type), w, cache)
                 for lane in range(w):
                     v = _insert(bb, lc.load(bb, out.buffer, lane_index(bb, o, i, c, lane)),
                                 v, lane)
-                starts.append(v)
+            if isinstance(first, Value) and out.init is not None:
+                # the first reduction chunk starts from the initial value, later ones from
+                # the partial sums (the load before the first chunk reads and drops them)
+                v = lc.select(bb, splat(bb, first, w, cache), splat(bb, out.init, w, cache), v)
+            starts.append(v)
 
         def level_body(lb: Builder, lvl: int, rivs: dict[int, Value],
                        carried: list[Value]) -> list[Value]:

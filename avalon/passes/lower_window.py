@@ -1,11 +1,19 @@
 """Loop nests for the windowed ops: ``tensor.conv`` and ``tensor.pool``.
 
-Convolution accumulates in the zero-initialised output (an f32 temporary for 16-bit floats)
-with loops ``n, o, outer output spatial..., c, kernel..., output width``: the innermost loop
-runs over contiguous output (and, at unit stride, input) elements, so it vectorizes. Padding
-never materialises a padded copy: along the output width the loop bounds are narrowed to the
-positions whose input element exists, and along the other spatial dimensions a ``loop.if``
-skips kernel taps that fall into the padding.
+Convolution of f32/f64 tensors without groups is a :class:`Structured` contraction over
+``(n, o, output spatial..., c, kernel...)``, so it becomes the register-blocked vector nest
+of ``lower_vector`` (vectorized along the output width, or along output channels with the
+weights packed channel-innermost, whichever fills the vectors better). Padding is a
+zero-filled padded copy of the input; kernel taps that can only read zeros (that padding, or
+the zero border of a ``tensor.pad`` feeding the convolution, which is how the input gradient
+of a convolution is formed) are skipped along the spatial dimensions outside the tile.
+
+Other convolutions (groups, 16-bit floats, integers) accumulate in the zero-initialised
+output (an f32 temporary for 16-bit floats) with loops ``n, o, outer output spatial..., c,
+kernel..., output width``: the innermost loop runs over contiguous output (and, at unit
+stride, input) elements. Padding never materialises there: along the output width the loop
+bounds are narrowed to the positions whose input element exists, and along the other
+spatial dimensions a ``loop.if`` skips kernel taps that fall into the padding.
 
 Pooling visits each window with ``loop.for`` loops carrying the running maximum (or the f64
 sum and, without ``count_include_pad``, the count of real elements), guarded by ``loop.if``
@@ -226,8 +234,12 @@ def conv_structured(b: Builder, x: Value, w: Value, y: Value, stride: Sequence[i
         first, last = zlo[j], size - 1 - zhi[j]
         if first == 0 and last == size - 1:
             continue
+        k_j, out_j = w_t.shape[2 + j], y_t.shape[2 + j]
+        kept = sum(first <= p * stride[j] + t * dil[j] <= last
+                   for p in range(out_j) for t in range(k_j))
         skips.append(Skip(ks[j], sp[j], lambda bb, p, j=j, first=first, last=last: _tap_bounds(
-            p, bb, w_t.shape[2 + j], stride[j], dil[j], first, last)))
+            p, bb, w_t.shape[2 + j], stride[j], dil[j], first, last),
+            kept / max(out_j * k_j, 1)))
     s = Structured(extents, ["parallel"] * (2 + nsp) + ["reduction"] * (1 + nsp),
                    [Input(x_map, buffer=x), Input(w_map, buffer=w)],
                    [Output(y, y_map, init=lc.const(b, 0, et))], body, contract=True,

@@ -2,25 +2,25 @@
 // RUN: avalon-opt %s --pass-pipeline=cpu-pipeline --print-ir-after-all 2>&1 >/dev/null \
 // RUN:   | filecheck %s --check-prefix=STAGES
 
-// A dense layer: the matmul becomes loops m, k, n with n innermost (contiguous in the
-// weights and the accumulator, so it vectorizes) accumulating into a zero-filled buffer;
-// bias, relu and the store into the out-parameter are fused into one nest.
+// A dense layer: the matmul becomes a register-blocked vector nest: tiles of 4 rows x 16
+// columns (two vector<8xf32> accumulators per row) carried through the k loop and stored
+// once (no zero fill: the accumulators start at zero); bias, relu and the store into the
+// out-parameter are fused into one nest.
 // CHECK-LABEL: func.func @layer(
 // CHECK-SAME:      %[[X:[a-z0-9]+]]: memref<8x16xf32>, %[[W:[a-z0-9]+]]: memref<16x32xf32>, %[[B:[a-z0-9]+]]: memref<32xf32>,
 // CHECK-SAME:      %[[OUT:[a-z0-9]+]]: memref<8x32xf32> {avalon.out, avalon.result = 0 : i64}) attributes {avalon.bufferized}
 // CHECK-DAG:     %[[ZERO:.*]] = arith.constant 0.0 : f32
 // CHECK:         %[[ACC:.*]] = memory.alloc() {alignment = 64 : i64} : memref<8x32xf32>
-// CHECK:         loop.parallel
-// CHECK-NEXT:      memory.store %[[ZERO]], %[[ACC]]
-// CHECK:         loop.parallel (%[[M:.*]]) =
-// CHECK-NEXT:      loop.for %[[K:[a-z0-9]+]] =
-// CHECK-NEXT:        %[[A:.*]] = memory.load %[[X]][%[[M]], %[[K]]]
-// CHECK-NEXT:        loop.parallel (%[[N:.*]]) =
-// CHECK-NEXT:          %[[C:.*]] = memory.load %[[ACC]][%[[M]], %[[N]]]
-// CHECK-NEXT:          %[[BV:.*]] = memory.load %[[W]][%[[K]], %[[N]]]
-// CHECK-NEXT:          %[[P:.*]] = arith.mulf %[[A]], %[[BV]] : f32
-// CHECK-NEXT:          %[[S:.*]] = arith.addf %[[C]], %[[P]] : f32
-// CHECK-NEXT:          memory.store %[[S]], %[[ACC]][%[[M]], %[[N]]]
+// CHECK:         %[[Z8:.*]] = vector.broadcast %[[ZERO]] : f32 to vector<8xf32>
+// CHECK:         loop.parallel (%[[MT:.*]], %[[NT:.*]]) =
+// CHECK:           %{{.*}}:8 = loop.for %[[K:[a-z0-9]+]] = {{.*}} iter_args(%[[C0:[a-z0-9]+]] = %[[Z8]]
+// CHECK:             %[[A:.*]] = memory.load %[[X]][%{{.*}}, %[[K]]]
+// CHECK:             %[[BV:.*]] = vector.load %[[W]][%[[K]], %{{.*}}] : memref<16x32xf32>, vector<8xf32>
+// CHECK:             %[[AV:.*]] = vector.broadcast %[[A]] : f32 to vector<8xf32>
+// CHECK-NEXT:        %[[P:.*]] = arith.mulf %[[AV]], %[[BV]] : vector<8xf32>
+// CHECK-NEXT:        %{{.*}} = arith.addf %[[C0]], %[[P]] : vector<8xf32>
+// CHECK:             loop.yield
+// CHECK-COUNT-8:   vector.store %{{.*}}, %[[ACC]]
 // CHECK:         loop.parallel (%[[I:.*]], %[[J:.*]]) =
 // CHECK:           arith.addf
 // CHECK-NEXT:      %[[R:.*]] = arith.maximumf %{{.*}}, %[[ZERO]] : f32

@@ -113,8 +113,8 @@ def test_reduction_blocking_keeps_the_order(monkeypatch: pytest.MonkeyPatch) -> 
     case = matmul_case(9, 13, 20, transposed=True)
     lowered = check(case, CPU)
     chunk_loops = [op for op in lowered.walk_ops() if op.name == "loop.for" and any(
-        inner.name == "loop.parallel" for inner in op.walk_ops())]
-    assert chunk_loops  # a sequential loop over reduction chunks around the tile nests
+        inner.name == "vector.store" for inner in op.walk_ops())]
+    assert chunk_loops  # a sequential loop over reduction chunks around whole tiles
     run_native(case)
 
 
@@ -141,17 +141,19 @@ def test_column_sums_and_two_outputs() -> None:
     run_native(case)
 
 
-def test_scalar_fallback_when_nothing_vectorizes() -> None:
-    """A sum along the contiguous dimension has no vector dimension (the input would need
-    a gather): the scalar nest is used and stays exact."""
-    src = f"""
-    func.func @f(%x: {_t((4, 9))}) -> {_t((4,))} {{
-      %y = tensor.reduce sum, %x, dims = [1] : {_t((4, 9))} -> {_t((4,))}
-      return %y : {_t((4,))}
-    }}"""
-    x = np.random.default_rng(4).standard_normal((4, 9)).astype(np.float32)
-    case = Case(src, [x], 1e-6)
-    assert "vector.load" not in lowered_names(case)
+def test_strided_inputs_are_gathered() -> None:
+    """A sum along the contiguous dimension vectorizes across the rows instead: each lane
+    is one row's own chain of additions, in the interpreter's order, so it stays exact."""
+    src = generalized(f"""
+    func.func @f(%x: {_t((11, 9))}) -> {_t((11,))} {{
+      %y = tensor.reduce sum, %x, dims = [1] : {_t((11, 9))} -> {_t((11,))}
+      return %y : {_t((11,))}
+    }}""")
+    x = np.random.default_rng(4).standard_normal((11, 9)).astype(np.float32)
+    case = Case(src, [x])
+    names = lowered_names(case)
+    assert "vector.insert" in names and "vector.load" not in names
+    run_native(case)
 
 
 @settings(max_examples=15)
@@ -249,9 +251,13 @@ def test_plan_needs_a_reduction_and_a_vector_dimension() -> None:
     elementwise = _structured(["(i, j) -> (i, j)", "(i, j) -> (i, j)"], [(4, 8), (4, 8)],
                               ["parallel", "parallel"], (4, 8))
     assert lv.plan(elementwise) is None
+    total = _structured(["(i, j) -> (i, j)", "() -> ()"], [(4, 8), ()],
+                        ["reduction", "reduction"], (4, 8))
+    assert lv.plan(total) is None  # no parallel dimension to vectorize along
     row_sums = _structured(["(i, j) -> (i, j)", "(i, j) -> (i)"], [(4, 8), (4,)],
                            ["parallel", "reduction"], (4, 8))
-    assert lv.plan(row_sums) is None  # the only parallel dimension is strided in the input
+    p = lv.plan(row_sums)  # the only parallel dimension is strided in the input: gathered
+    assert p is not None and p.j == 0 and p.pack == []
 
 
 def test_coefficient_and_contiguity() -> None:
@@ -313,3 +319,48 @@ def test_conv_of_a_padded_tensor(value: str) -> None:
                and op.operands[0].op.name != "arith.constant"]  # type: ignore[attr-defined]
     assert bool(bounded) == (value == "0.0")  # a tap loop starting at a computed index
     run_native(case)
+
+
+def test_contracted_body_with_two_products() -> None:
+    """``acc + (a*b + c*d)`` in a contraction nest: one product of the inner sum becomes a
+    ``vector.fma``, the other stays a multiplication; the module verifies, and the
+    interpreter and native code compute the sum of both matrix products."""
+    from avalon.backends.cpu import compile_module
+    from avalon.backends.interpreter import run
+    from avalon.ir.verifier import verify
+    from avalon.passes import lower_common as lc
+
+    m, k, n = 6, 5, 9
+    module = parse_module(f"""
+    func.func @f(%a: memref<{m}x{k}xf32>, %b: memref<{k}x{n}xf32>, %c: memref<{m}x{k}xf32>,
+                 %d: memref<{k}x{n}xf32>, %y: memref<{m}x{n}xf32> {{avalon.out}}) {{
+      return
+    }}""")
+    fn = next(iter(module.body.ops))  # type: ignore[attr-defined]
+    a, b_, c, d, y = fn.entry_block.args
+    bld = Builder.before(fn.entry_block.last_op)
+    lhs, rhs = parse_affine_map("(m, n, k) -> (m, k)"), parse_affine_map("(m, n, k) -> (k, n)")
+
+    def body(bb: Builder, ins: list, accs: list) -> list:
+        inner = lc.add(bb, lc.mul(bb, ins[0], ins[1]), lc.mul(bb, ins[2], ins[3]))
+        return [lc.add(bb, accs[0], inner)]
+
+    s = Structured((m, n, k), ["parallel", "parallel", "reduction"],
+                   [Input(lhs, buffer=a), Input(rhs, buffer=b_), Input(lhs, buffer=c),
+                    Input(rhs, buffer=d)],
+                   [Output(y, parse_affine_map("(m, n, k) -> (m, n)"),
+                           init=lc.const(bld, 0, f32))], body, contract=True)
+    p = lv.plan(s)
+    assert p is not None and lv.emit_vectorized(bld, s, p)
+    verify(module)
+    names = [op.name for op in module.walk_ops()]
+    assert "vector.fma" in names and "arith.mulf" in names
+    rng = np.random.default_rng(6)
+    args = [rng.standard_normal(t.shape).astype(np.float32)  # type: ignore[attr-defined]
+            for t in fn.type.inputs[:4]]  # type: ignore[attr-defined]
+    want = args[0] @ args[1] + args[2] @ args[3]
+    out = np.zeros((m, n), np.float32)
+    run(module, "f", *args, out)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+    native = compile_module(module, cache=False).function("f")(*args)
+    np.testing.assert_allclose(native, want, rtol=1e-5, atol=1e-5)
