@@ -1220,39 +1220,34 @@ def _flt(t: Type) -> bool:
     return isinstance(t, FloatType)
 
 
-class ExtSIOp(CastOp):
-    """Sign-extend an integer to a wider integer type."""
+class _IntExtendOp(CastOp):
+    """Common structure of the integer extensions (no name: not registered itself)."""
 
-    name = "arith.extsi"
+    input = Operand(SignlessIntegerLike)
+    result = Result(SignlessIntegerLike)
 
     @classmethod
     def get_canonicalization_patterns(cls) -> list[RewritePattern]:
         return [ExtOfExt(cls.name)]
-    input = Operand(SignlessIntegerLike)
-    result = Result(SignlessIntegerLike)
 
     @staticmethod
     def compatible(src: Type, dst: Type) -> bool:
         return _int(src) and _int(dst) and dst.width > src.width
+
+
+class ExtSIOp(_IntExtendOp):
+    """Sign-extend an integer to a wider integer type."""
+
+    name = "arith.extsi"
 
     def compute(self, a, src, dst):
         return to_signed(a, src.width)
 
 
-class ExtUIOp(CastOp):
+class ExtUIOp(_IntExtendOp):
     """Zero-extend an integer to a wider integer type."""
 
     name = "arith.extui"
-
-    @classmethod
-    def get_canonicalization_patterns(cls) -> list[RewritePattern]:
-        return [ExtOfExt(cls.name)]
-    input = Operand(SignlessIntegerLike)
-    result = Result(SignlessIntegerLike)
-
-    @staticmethod
-    def compatible(src: Type, dst: Type) -> bool:
-        return _int(src) and _int(dst) and dst.width > src.width
 
     def compute(self, a, src, dst):
         return a
