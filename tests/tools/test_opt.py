@@ -18,6 +18,7 @@ from avalon.passes import registry
 from avalon.tools import opt
 from avalon.tools.expected_diagnostics import parse_expectations
 from avalon.tools.graph import function_graphs, safe_filename
+from tests.support.docs import code_blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "docs" / name for name in ("avalon-opt.md", "ir-dumping.md", "pass-authoring.md")]
@@ -426,18 +427,13 @@ def test_doc_commands_and_outputs(doc: Path, tmp_path: Path):
     assert not problems, "\n".join(problems)
 
 
-def python_blocks(doc: Path) -> list[tuple[int, str]]:
-    return [(line, body + "\n") for info, body, line in fenced_blocks(doc.read_text())
-            if info == "python"]
-
-
-@pytest.mark.parametrize("doc", [d for d in DOCS if python_blocks(d)], ids=lambda d: d.name)
+@pytest.mark.parametrize("doc", [d for d in DOCS if code_blocks(d)], ids=lambda d: d.name)
 def test_doc_python_blocks(doc: Path, tmp_path: Path, capsys):
     """Python in the docs is either an excerpt of the worked example plugin (tested through
     it) or runs as shown, from the repository root."""
     example = EXAMPLE_PLUGIN.read_text()
     workdir = make_workdir(tmp_path)
-    for line, code in python_blocks(doc):
+    for line, code in code_blocks(doc):
         if code in example:
             continue
         with contextlib.chdir(workdir):
